@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`). The harness grows with the benchmark issue."""

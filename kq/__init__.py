@@ -1,0 +1,93 @@
+"""Keqing (客情): the application factory. No side effects beyond wiring."""
+from flask import Flask
+
+from kq import db as _db_events  # noqa: F401 - registers SQLite pragmas and BEGIN IMMEDIATE
+from kq.config import INSTANCE_DIR, Config
+
+
+def create_app(config=None):
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app.config.from_object(config or Config())
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_shell_context(app)
+    register_security_headers(app)
+    return app
+
+
+def register_extensions(app):
+    from kq import models  # noqa: F401 - every table known to metadata and Alembic
+    from kq.extensions import babel, csrf, db, limiter, login_manager, migrate, queue
+    from kq.i18n import select_locale, select_timezone, template_helpers
+    from kq.models.base import render_item
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True, render_item=render_item)
+    csrf.init_app(app)
+    babel.init_app(app, default_locale=app.config["BABEL_DEFAULT_LOCALE"],
+                   default_timezone=app.config["BABEL_DEFAULT_TIMEZONE"],
+                   locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+    queue.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    app.context_processor(template_helpers)
+
+    from kq.auth import load_user, localized_login_message, unauthorized
+
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+    login_manager.localize_callback = localized_login_message
+    login_manager.login_message = "Please sign in to continue."
+
+
+def register_blueprints(app):
+    from kq.blueprints import api, auth, calls, core, customers, gifts, manager, reports, tasks
+
+    app.register_blueprint(core.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(tasks.bp, url_prefix="/tasks")
+    app.register_blueprint(customers.bp, url_prefix="/customers")
+    app.register_blueprint(calls.bp, url_prefix="/calls")
+    app.register_blueprint(gifts.bp, url_prefix="/gifts")
+    app.register_blueprint(manager.bp, url_prefix="/manager")
+    app.register_blueprint(reports.bp, url_prefix="/reports")
+    app.register_blueprint(api.bp, url_prefix="/api")
+
+
+def register_errorhandlers(app):
+    from kq.errors import register
+
+    register(app)
+
+
+def register_commands(app):
+    from kq.cli import kq_cli
+
+    app.cli.add_command(kq_cli)
+
+
+def register_shell_context(app):
+    from kq import models
+    from kq.extensions import db
+
+    def shell_context():
+        return {"db": db, **{name: getattr(models, name) for name in models.__all__}}
+
+    app.shell_context_processor(shell_context)
+
+
+def register_security_headers(app):
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        return response

@@ -1,0 +1,1 @@
+"""One package per blueprint; each exposes `bp`."""

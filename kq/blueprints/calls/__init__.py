@@ -1,0 +1,6 @@
+"""The calls blueprint."""
+from flask import Blueprint
+
+bp = Blueprint("calls", __name__)
+
+from kq.blueprints.calls import routes  # noqa: E402,F401 - attaches the views to bp

@@ -1,0 +1,57 @@
+"""`flask --app app kq …`: demo salon, users. Later issues add `tasks generate`, `ledger run`."""
+import click
+from flask.cli import AppGroup
+
+from kq.extensions import db
+from kq.models import ROLES, Store, User
+
+kq_cli = AppGroup("kq", help="Keqing commands.")
+
+
+@kq_cli.command("demo")
+@click.option("--customers", default=1000, show_default=True, help="Customers in the main store.")
+@click.option("--seed", default=20261122, show_default=True)
+def demo(customers, seed):
+    """Load the demo salon, only when the database has no stores yet."""
+    from kq.demo import DEMO_PASSWORD, load_demo
+
+    if db.session.scalar(db.select(Store.id).limit(1)) is not None:
+        click.echo("The database already has data; the demo salon was not loaded.")
+        return
+    summary = load_demo(customers=customers, seed=seed)
+    click.echo(f"Demo salon loaded: {summary}")
+    click.echo(f"Sign in as owner, manager, beautician1 … beautician6 (main store), "
+               f"manager2, beautician7 (second store); password {DEMO_PASSWORD}")
+
+
+@kq_cli.command("create-user")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="Name shown to colleagues.")
+@click.option("--role", type=click.Choice(ROLES), default="beautician", show_default=True)
+@click.option("--store", "store_id", type=int, help="Store id; omit to create the first store.")
+@click.option("--store-name", help="Name for a new store when none exists yet.")
+@click.password_option()
+def create_user(username, display_name, role, store_id, store_name, password):
+    """Create a staff account (and the first store if the database has none)."""
+    username = username.strip().lower()
+    if db.session.scalar(db.select(User.id).where(User.username == username)):
+        raise click.ClickException(f"username {username!r} is taken")
+    if len(password) < 8:
+        raise click.ClickException("the password needs at least 8 characters")
+    if store_id is None:
+        if db.session.scalar(db.select(Store.id).limit(1)) is not None:
+            raise click.ClickException("--store is required once a store exists")
+        if not store_name:
+            raise click.ClickException("--store-name is required to create the first store")
+        store = Store(name=store_name)
+        db.session.add(store)
+        db.session.flush()
+    else:
+        store = db.session.get(Store, store_id)
+        if store is None:
+            raise click.ClickException(f"no store with id {store_id}")
+    user = User(username=username, display_name=display_name, role=role, store_id=store.id)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created {role} {username} in store {store.id} ({store.name}).")

@@ -1,0 +1,189 @@
+"""The demo salon: two stores, staff, ~1,000 customers with 18 months of history, ~60% dormant."""
+import random
+from datetime import date, datetime, time, timedelta, timezone
+
+from kq.extensions import db
+from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Contact, Customer, Gift,
+                       PrepaidCard, Promise, Store, User)
+from kq.services.assignments import assign
+from kq.services.visits import record_visit
+
+DEMO_PASSWORD = "demo1234"
+
+SURNAMES = ("李王张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+            "苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史"
+            "顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文")
+GIVEN_F = "娟丽静敏燕艳芳娜秀英华慧巧美婷雪琳晶洁玉萍红霞莉兰凤梅琴云莲真欣怡佳颖倩雅蕾薇"
+GIVEN_M = "伟强磊军洋勇杰涛斌超明刚平辉鹏华飞鑫波宇浩"
+SERVICES = (("面部深层清洁", 29800), ("补水护理", 36800), ("肩颈按摩", 19800),
+            ("眼部护理", 25800), ("美白导入", 48000), ("背部SPA", 32800), ("身体护理", 39800),
+            ("头部舒压", 16800), ("抗衰紧致", 68000))
+SKIN = ("干性", "油性", "混合性", "中性", "敏感性")
+SOURCES = ("walk_in", "referral", "trial_card", "online")
+HOBBIES = ("瑜伽", "烘焙", "旅行", "追剧", "跑步", "插花", "摄影", "读书")
+JOBS = ("教师", "会计", "护士", "公司职员", "个体经营", "公务员", "设计师", "全职妈妈")
+
+
+def _staff(store, username, name, role):
+    user = User(store_id=store.id, username=username, display_name=name, role=role)
+    user.set_password(DEMO_PASSWORD)
+    db.session.add(user)
+    return user
+
+
+def _phone(rng, used):
+    while True:
+        number = f"+861{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+        if number not in used:
+            used.add(number)
+            return number
+
+
+def _local(store, day, hour, minute=0):
+    return datetime.combine(day, time(hour, minute), tzinfo=store.tz).astimezone(timezone.utc)
+
+
+def _customer(rng, store, used_phones, today, name=None, gender=None):
+    gender = gender or ("F" if rng.random() < 0.92 else "M")
+    surname = name[0] if name else rng.choice(SURNAMES)
+    if name is None:
+        pool = GIVEN_F if gender == "F" else GIVEN_M
+        given = rng.choice(pool) + (rng.choice(pool) if rng.random() < 0.7 else "")
+        if gender == "F" and rng.random() < 0.3:
+            given = "小" + given[0]
+        name = surname + given
+    age = rng.randint(22, 62)
+    title = "先生" if gender == "M" else ("小姐" if age < 36 else rng.choice(("女士", "姐")))
+    birth_year = today.year - age if rng.random() < 0.6 else None
+    rich = rng.random() < 0.35
+    customer = Customer(
+        store_id=store.id, name=name, surname=surname, title=title,
+        greeting_name=surname + title, gender=gender, phone=_phone(rng, used_phones),
+        birth_month=rng.randint(1, 12), birth_day=rng.randint(1, 28), birth_year=birth_year,
+        approx_age=age, skin_type=rng.choice(SKIN), source=rng.choice(SOURCES),
+        marketing_consent=rng.random() < 0.85, purchasing_power=rng.randint(3, 5) if rich else rng.randint(1, 3),
+        tier=rng.choice(("A", "B", "C", "C", None)),
+    )
+    if rng.random() < 0.4:
+        customer.occupation = rng.choice(JOBS)
+        customer.hobbies = "、".join(rng.sample(HOBBIES, 2))
+    if rng.random() < 0.2:
+        customer.personality_type = rng.choice(("impulsive", "passive", "novelty", "comparing",
+                                                "trying", "partner", "independent"))
+        customer.buying_psychology = rng.choice(("vanity", "belonging", "fearful", "comparing"))
+    return customer
+
+
+def _history(rng, store, customer, staff_members, today, cards):
+    """Visits from joining until she stopped coming (60% stopped over 30 days ago)."""
+    joined = today - timedelta(days=rng.randint(40, 540))
+    if rng.random() < 0.6:
+        stop = today - timedelta(days=rng.randint(31, max(32, (today - joined).days)))
+    else:
+        stop = today - timedelta(days=rng.randint(0, 29))
+    customer.created_at = _local(store, joined, 10)
+    interval = rng.choice((7, 10, 14, 21, 30, 45))
+    card = None
+    if rng.random() < 0.35:
+        card = PrepaidCard(store_id=store.id, customer_id=customer.id,
+                           name=rng.choice(("补水护理卡", "肩颈疗程卡", "年度会员卡")),
+                           sessions_total=rng.choice((10, 12, 20)), balance_fen=0,
+                           expires_on=joined + timedelta(days=730))
+        db.session.add(card)
+        cards.append(card)
+    days, day = [], stop  # counted back from her last visit, so "stopped" means exactly that
+    while day >= joined:
+        days.append(day)
+        day -= timedelta(days=max(3, int(rng.gauss(interval, interval / 4))))
+    last_visit = None
+    for day in reversed(days):
+        service, price = rng.choice(SERVICES)
+        staff = rng.choice(staff_members)
+        use_card = card is not None and card.sessions_left > 0
+        last_visit = record_visit(customer, visited_at=_local(store, day, rng.randint(10, 20),
+                                                              rng.choice((0, 15, 30, 45))),
+                                  staff=staff, services=service,
+                                  amount_fen=0 if use_card else price,
+                                  prepaid_card=card if use_card else None, commit=False)
+    if last_visit is not None and rng.random() < 0.5:
+        db.session.add(CareNote(store_id=store.id, customer_id=customer.id, visit=last_visit,
+                                staff_id=last_visit.staff_id,
+                                service_done=last_visit.services,
+                                skin_condition=rng.choice(("T区偏油，两颊干燥", "肤色暗沉", "轻微泛红",
+                                                           "状态稳定", "毛孔粗大")),
+                                feedback=rng.choice(("很满意", "觉得力度可以再轻一点", "希望下次约周末",
+                                                     "效果明显", "")),
+                                created_at=last_visit.visited_at + timedelta(hours=1)))
+
+
+def _contacts(rng, store, customer, staff, today):
+    for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
+        day = today - timedelta(days=rng.randint(1, 60))
+        moment = _local(store, day, rng.randint(10, 20), rng.randint(0, 59))
+        outcome = rng.choice(("reached", "reached", "no_answer", "booked", "declined"))
+        db.session.add(Contact(store_id=store.id, customer_id=customer.id, staff_id=staff.id,
+                               client_id=f"demo-{customer.id}-{day.isoformat()}-{rng.random():.6f}",
+                               channel=rng.choice(("phone", "wechat_text", "sms")),
+                               outcome=outcome, contacted_at=moment,
+                               satisfaction=rng.randint(3, 5) if outcome == "reached" else None))
+        if customer.last_contact_at is None or moment > customer.last_contact_at:
+            customer.last_contact_at = moment
+
+
+def _populate(rng, store, n, staff_members, manager, used_phones, special=()):
+    today = store.today()
+    customers = [_customer(rng, store, used_phones, today, name=name, gender="F")
+                 for name in special]
+    customers += [_customer(rng, store, used_phones, today) for _ in range(n - len(customers))]
+    # A few birthdays today and tomorrow, so the checklist has them from day one.
+    for i, customer in enumerate(customers[len(special):len(special) + 8]):
+        day = today + timedelta(days=i % 2)
+        customer.birth_month, customer.birth_day = day.month, day.day
+    db.session.add_all(customers)
+    db.session.flush()
+    cards = []
+    for i, customer in enumerate(customers):
+        _history(rng, store, customer, staff_members, today, cards)
+        if i % 10 != 9:  # ~90% assigned, evenly; the rest wait for the manager
+            staff = staff_members[i % len(staff_members)]
+            assigned_on = max(today - timedelta(days=rng.randint(20, 150)),
+                              customer.created_at.astimezone(store.tz).date())
+            assign(customer, staff, by=manager, at=_local(store, assigned_on, 9), commit=False)
+            _contacts(rng, store, customer, staff, today)
+    return customers
+
+
+def load_demo(customers=1000, seed=20261122):
+    rng = random.Random(seed)
+    main = Store(name="丽颜美容会所", phone="021-6288 1234", address="上海市静安区南京西路 1266 号")
+    second = Store(name="丽颜美容 · 二店", phone="021-6433 5678", address="上海市徐汇区天钥桥路 88 号")
+    db.session.add_all([main, second])
+    db.session.flush()
+    _staff(main, "owner", "王丽", OWNER)
+    manager = _staff(main, "manager", "陈静", MANAGER)
+    names = ("李小美", "张芳", "刘雪", "赵琳", "孙雅", "周婷")
+    beauticians = [_staff(main, f"beautician{i + 1}", name, BEAUTICIAN)
+                   for i, name in enumerate(names)]
+    manager2 = _staff(second, "manager2", "何敏", MANAGER)
+    beautician7 = _staff(second, "beautician7", "吴倩", BEAUTICIAN)
+    db.session.flush()
+    used = set()
+    main_customers = _populate(rng, main, customers, beauticians, manager, used,
+                               special=("梁小娟", "梁晓静"))
+    second_customers = _populate(rng, second, max(20, customers // 16), [beautician7], manager2,
+                                 used)
+    db.session.add_all([
+        Gift(store_id=main.id, name="面膜礼盒", face_value_fen=19800, unit_cost_fen=2900, quantity=40),
+        Gift(store_id=main.id, name="护手霜", face_value_fen=6800, unit_cost_fen=1200, quantity=25),
+        Gift(store_id=main.id, name="精华小样", face_value_fen=12800, unit_cost_fen=2000, quantity=5),
+        Gift(store_id=second.id, name="香薰蜡烛", face_value_fen=8800, unit_cost_fen=1800, quantity=10),
+    ])
+    today = main.today()
+    for i, customer in enumerate(main_customers[:6]):
+        db.session.add(Promise(store_id=main.id, customer_id=customer.id,
+                               staff_id=beauticians[i % 6].id,
+                               what="送一次免费肩颈按摩" if i % 2 else "到货后通知新款精华",
+                               due_on=today + timedelta(days=i - 2)))
+    db.session.commit()
+    return (f"{len(main_customers)} + {len(second_customers)} customers, "
+            f"{len(beauticians) + 1} beauticians, 2 managers, 1 owner")

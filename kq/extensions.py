@@ -1,0 +1,44 @@
+"""Flask extensions as bare objects; the factory calls init_app on each."""
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints let Alembic's batch mode rebuild SQLite tables and drop them by name.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address)
+
+from kq.queue import JobQueue  # noqa: E402 - kept beside the other holders
+
+queue = JobQueue()
+
+
+@event.listens_for(db.Model, "init", propagate=True)
+def _apply_scalar_defaults(target, args, kwargs):
+    """Column defaults exist on new objects at once, not only after a flush (0, not None)."""
+    for column in target.__table__.columns:
+        default = column.default
+        if default is not None and default.is_scalar:
+            kwargs.setdefault(column.key, default.arg)

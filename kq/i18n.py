@@ -1,0 +1,59 @@
+"""Language and timezone choice per user, and helpers every template can use."""
+from flask import current_app, request, session
+from flask_babel import format_date, get_locale
+from flask_login import current_user
+
+LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
+HTML_LANG = {"zh_Hans": "zh-Hans", "zh_Hant": "zh-Hant", "en": "en"}
+
+
+def browser_locale(accept_languages):
+    """Map Accept-Language to our three catalogues: zh-TW/HK/MO/Hant are Traditional."""
+    for tag, _quality in accept_languages:
+        tag = tag.lower().replace("_", "-")
+        if tag.startswith("zh"):
+            traditional = any(part in ("hant", "tw", "hk", "mo") for part in tag.split("-"))
+            return "zh_Hant" if traditional else "zh_Hans"
+        if tag.startswith("en"):
+            return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_locale():
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    return browser_locale(request.accept_languages)
+
+
+def select_timezone():
+    from kq.scoping import current_store
+
+    store = current_store() if current_user and current_user.is_authenticated else None
+    return store.timezone if store else None
+
+
+def fen(amount_fen):
+    """Money for display: 3000 fen → ¥30, 12345 → ¥123.45."""
+    if amount_fen is None:
+        return ""
+    sign = "-" if amount_fen < 0 else ""
+    yuan, cents = divmod(abs(int(amount_fen)), 100)
+    return f"{sign}¥{yuan:,}" + (f".{cents:02d}" if cents else "")
+
+
+def template_helpers():
+    from kq.scoping import current_store
+
+    locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    store = current_store() if current_user.is_authenticated else None
+    return {
+        "html_lang": HTML_LANG.get(locale, "zh-Hans"),
+        "current_locale": locale,
+        "language_names": LANGUAGE_NAMES,
+        "current_store": store,
+        "fen": fen,
+        "format_date": format_date,
+    }

@@ -1,0 +1,16 @@
+"""Every model, importable from one place (Alembic and the shell need them all loaded)."""
+from kq.models.audit import AuditEvent
+from kq.models.base import utcnow
+from kq.models.contact import Contact, Task
+from kq.models.customer import Customer, CustomerTag
+from kq.models.engagement import Complaint, ComplaintStep, Gift, GiftHandout, Promise
+from kq.models.service import CareNote, PointsEntry, PrepaidCard, Visit
+from kq.models.staffing import Assignment, LedgerEntry
+from kq.models.store import Store
+from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
+
+__all__ = [
+    "AuditEvent", "Assignment", "BEAUTICIAN", "CareNote", "Complaint", "ComplaintStep", "Contact",
+    "Customer", "CustomerTag", "Gift", "GiftHandout", "LedgerEntry", "MANAGER", "OWNER",
+    "PointsEntry", "PrepaidCard", "Promise", "ROLES", "Store", "Task", "User", "Visit", "utcnow",
+]

@@ -1,0 +1,58 @@
+"""A salon store and every threshold of the SPEC as its own setting."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kq.extensions import db
+from kq.models.base import TimestampMixin, utcnow
+
+
+class Store(TimestampMixin, db.Model):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(200))
+    # SPEC §2-§8 defaults; each is a store setting.
+    dormant_after_days: Mapped[int] = mapped_column(default=30)
+    red_flag_quiet_days: Mapped[int] = mapped_column(default=7)
+    penalty_after_days: Mapped[int] = mapped_column(default=90)
+    reward_fen: Mapped[int] = mapped_column(default=3000)
+    penalty_fen: Mapped[int] = mapped_column(default=3000)
+    points_rate_bp: Mapped[int] = mapped_column(default=500)  # basis points of spend: 5%
+    text_limit: Mapped[int] = mapped_column(default=70)
+    voice_limit_seconds: Mapped[int] = mapped_column(default=24)
+    key_share_pct: Mapped[int] = mapped_column(default=40)
+    key_spend_fen: Mapped[int] = mapped_column(default=50000)
+    key_touch_days: Mapped[int] = mapped_column(default=7)
+    touch_days: Mapped[int] = mapped_column(default=30)
+    satisfaction_quota_min: Mapped[int] = mapped_column(default=10)
+    satisfaction_quota_max: Mapped[int] = mapped_column(default=20)
+    band_window_days: Mapped[int] = mapped_column(default=90)
+
+    @property
+    def tz(self):
+        return ZoneInfo(self.timezone)
+
+    def local_now(self) -> datetime:
+        return utcnow().astimezone(self.tz)
+
+    def today(self):
+        return self.local_now().date()
+
+    def local_date(self, moment):
+        """The calendar date in this store of an aware instant."""
+        return moment.astimezone(self.tz).date() if moment else None
+
+    def days_since(self, moment, today=None):
+        """Whole days on the store's calendar: a visit at 23:59 yesterday is 1 day ago."""
+        if moment is None:
+            return None
+        return ((today or self.today()) - self.local_date(moment)).days
+
+    def __repr__(self):
+        return f"<Store {self.id} {self.name}>"

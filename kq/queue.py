@@ -1,0 +1,51 @@
+"""Background jobs: an RQ queue when REDIS_URL is set, otherwise the same function in-process."""
+import uuid
+
+from flask import current_app
+
+
+class JobQueue:
+    """Holder the factory fills; jobs receive only primitives (ids), never ORM objects."""
+
+    name = "kq"
+
+    def init_app(self, app):
+        url = app.config.get("REDIS_URL")
+        state = {"mode": "redis" if url else "inline", "redis": None, "queue": None}
+        if url:
+            from redis import Redis
+            from rq import Queue
+
+            state["redis"] = Redis.from_url(url)
+            state["queue"] = Queue(self.name, connection=state["redis"])
+        app.extensions["kq_queue"] = state
+
+    @property
+    def _state(self):
+        return current_app.extensions["kq_queue"]
+
+    @property
+    def mode(self):
+        return self._state["mode"]
+
+    @property
+    def redis(self):
+        return self._state["redis"]
+
+    def enqueue(self, func, *args, job_timeout=600, job_id=None, **kwargs):
+        """Queue func(*args); inline mode runs it now. Returns the job id."""
+        job_id = job_id or uuid.uuid4().hex
+        queue = self._state["queue"]
+        if queue is not None:
+            queue.enqueue(func, *args, job_timeout=job_timeout, job_id=job_id, **kwargs)
+        else:
+            func(*args, **kwargs)
+        return job_id
+
+    def ping(self):
+        if self.redis is None:
+            return True
+        try:
+            return bool(self.redis.ping())
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            return False

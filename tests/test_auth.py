@@ -1,0 +1,119 @@
+"""Sign-in, sign-out, throttling, session cookie and CSRF."""
+import re
+
+from kq.extensions import db
+from kq.models import User
+
+
+def test_login_page_in_chinese_by_default_and_english_for_english_browsers(client, world):
+    zh = client.get("/login")
+    assert zh.status_code == 200
+    assert "登录" in zh.get_data(as_text=True)
+    en = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "Sign in" in en.get_data(as_text=True)
+    hant = client.get("/login", headers={"Accept-Language": "zh-TW"})
+    assert "登入" in hant.get_data(as_text=True)
+
+
+def test_each_role_lands_on_its_home(login, world):
+    for username, home in (("beautician1", "/tasks/today"), ("owner", "/tasks/today"),
+                           ("manager", "/manager/")):
+        client = login(username)
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith(home)
+        assert client.get(home).status_code == 200
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client, world):
+    wrong = client.post("/login", data={"username": "beautician1", "password": "nope"},
+                        headers={"Accept-Language": "en"})
+    unknown = client.post("/login", data={"username": "nobody", "password": "nope"},
+                          headers={"Accept-Language": "en"})
+    assert wrong.status_code == unknown.status_code == 200
+    for response in (wrong, unknown):
+        assert "Wrong username or password." in response.get_data(as_text=True)
+    strip = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    assert strip(wrong) == strip(unknown)
+
+
+def test_eleventh_failed_sign_in_in_a_minute_is_refused(client, world):
+    for attempt in range(10):
+        response = client.post("/login", data={"username": "beautician1", "password": "bad"})
+        assert response.status_code == 200, attempt
+    response = client.post("/login", data={"username": "beautician1", "password": "bad"})
+    assert response.status_code == 429
+    assert "一分钟" in response.get_data(as_text=True)
+
+
+def test_successful_sign_ins_do_not_count_towards_the_limit(app, world, login):
+    for _ in range(12):
+        login("beautician1")
+
+
+def test_next_is_followed_only_when_local(client, world):
+    ok = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1",
+                                     "next": "/customers/"})
+    assert ok.headers["Location"] == "/customers/"
+    client.post("/logout")
+    evil = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1",
+                                       "next": "https://evil.example/"})
+    assert evil.headers["Location"] == "/tasks/today"
+    client.post("/logout")
+    evil2 = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1",
+                                        "next": "//evil.example/x"})
+    assert evil2.headers["Location"] == "/tasks/today"
+
+
+def test_session_cookie_is_httponly_lax_and_lasts_a_working_day(app, client, world):
+    response = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert app.permanent_session_lifetime.total_seconds() <= 12 * 3600
+    assert "remember_token" not in " ".join(response.headers.getlist("Set-Cookie"))
+
+
+def test_inactive_user_cannot_sign_in(app, client, world):
+    with app.app_context():
+        db.session.get(User, world.users["beautician2"]).active = False
+        db.session.commit()
+    response = client.post("/login", data={"username": "beautician2", "password": "secret-pass-1"})
+    assert response.status_code == 200
+
+
+def test_pages_need_sign_in(client, world):
+    for path in ("/tasks/today", "/customers/", "/calls/", "/gifts/", "/manager/", "/more"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    api = client.get("/api/session")
+    assert api.status_code == 401 and api.is_json
+
+
+def test_sign_out_is_a_post(login, world):
+    client = login("beautician1")
+    assert client.get("/logout").status_code == 200  # a confirmation page, not a sign-out
+    assert client.get("/tasks/today").status_code == 200
+    client.post("/logout")
+    assert client.get("/tasks/today").status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(make_app, world):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1"})
+    assert response.status_code == 400
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      page.get_data(as_text=True)).group(1)
+    ok = client.post("/login", data={"username": "beautician1", "password": "secret-pass-1",
+                                     "csrf_token": token})
+    assert ok.status_code == 302
+    # JSON posts need the token too (header X-CSRFToken), like forms.
+    assert client.post("/lang", json={"locale": "en"}).status_code == 400
+
+
+def test_passwords_are_hashed_with_argon2(app, world):
+    with app.app_context():
+        user = db.session.get(User, world.users["beautician1"])
+        assert user.password_hash.startswith("$argon2id$")
+        assert user.check_password("secret-pass-1") and not user.check_password("secret-pass-2")

@@ -1,0 +1,60 @@
+"""Health check, PWA files, error pages and language choice."""
+import json
+
+from kq.extensions import db
+from kq.models import User
+
+
+def test_healthz_reports_database_and_inline_queue(client, world):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": True, "queue": "inline",
+                             "queue_reachable": True}
+
+
+def test_healthz_reports_redis_queue(make_app, redis_url):
+    app = make_app(REDIS_URL=redis_url)
+    body = app.test_client().get("/healthz").json
+    assert body["queue"] == "redis" and body["queue_reachable"] is True
+
+
+def test_manifest_and_service_worker(client):
+    manifest = client.get("/manifest.webmanifest")
+    assert manifest.status_code == 200
+    assert manifest.mimetype == "application/manifest+json"
+    data = json.loads(manifest.data)
+    assert data["short_name"] == "客情" and data["start_url"] == "/tasks/today"
+    assert data["display"] == "standalone"
+    sizes = {(i["sizes"], i.get("purpose", "any")) for i in data["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for icon in data["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    sw = client.get("/sw.js")
+    assert sw.status_code == 200 and sw.mimetype == "application/javascript"
+    assert "no-cache" in sw.headers["Cache-Control"]
+
+
+def test_error_pages_speak_the_users_language(login, world):
+    client = login("beautician1")
+    assert "找不到页面" in client.get("/customers/999999").get_data(as_text=True)
+    assert "无权访问" in client.get("/manager/").get_data(as_text=True)
+    client.post("/lang", data={"locale": "en"})
+    assert "Not found" in client.get("/customers/999999").get_data(as_text=True)
+    client.post("/lang", data={"locale": "zh_Hant"})
+    assert "找不到頁面" in client.get("/customers/999999").get_data(as_text=True)
+
+
+def test_language_choice_is_kept_on_the_user(app, login, world):
+    client = login("beautician1")
+    client.post("/lang", data={"locale": "en", "next": "https://evil.example/"})
+    with app.app_context():
+        assert db.session.get(User, world.users["beautician1"]).locale == "en"
+    fresh = login("beautician1")  # a new phone, no session: the account remembers
+    assert "Today" in fresh.get("/tasks/today").get_data(as_text=True)
+    assert client.post("/lang", data={"locale": "xx"}).status_code == 302
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

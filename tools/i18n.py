@@ -1,0 +1,75 @@
+"""Catalogue upkeep: `update` extracts strings; `fill F.json` adds Simplified Chinese and derives
+Traditional Chinese from it with OpenCC (pip install opencc; a developer tool, not a dependency);
+`missing` lists what still lacks a translation. English is the source language."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "kq" / "translations"
+POT = ROOT / "messages.pot"
+PYBABEL = str(Path(sys.executable).parent / "pybabel")
+
+
+def po_path(locale):
+    return TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+
+
+def load(locale):
+    with open(po_path(locale), "rb") as f:
+        return read_po(f, locale=locale)
+
+
+def save(catalog, locale):
+    with open(po_path(locale), "wb") as f:
+        write_po(f, catalog, width=100, omit_header=False, sort_output=False)
+
+
+def update():
+    subprocess.run([PYBABEL, "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
+                    "--no-location", "--sort-output", "-o", str(POT), "kq"], cwd=ROOT, check=True)
+    for locale in ("zh_Hans", "zh_Hant"):
+        command = "update" if po_path(locale).exists() else "init"
+        subprocess.run([PYBABEL, "-q", command, "-i", str(POT), "-d", str(TRANSLATIONS),
+                        "-l", locale, "--no-wrap"] + (["--ignore-obsolete"] if command == "update"
+                                                      else []), cwd=ROOT, check=True)
+    POT.unlink()
+
+
+def fill(path):
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2twp")
+    new = json.loads(Path(path).read_text()) if path else {}
+    hans = load("zh_Hans")
+    for message in hans:
+        if message.id and message.id in new:
+            message.string = new[message.id]
+            message.flags.discard("fuzzy")
+    save(hans, "zh_Hans")
+    hant = load("zh_Hant")
+    for message in hant:
+        if message.id and hans.get(message.id) is not None and hans.get(message.id).string:
+            message.string = to_traditional.convert(hans.get(message.id).string)
+            message.flags.discard("fuzzy")
+    save(hant, "zh_Hant")
+
+
+def missing():
+    hans = load("zh_Hans")
+    todo = [m.id for m in hans if m.id and (not m.string or "fuzzy" in m.flags)]
+    print(json.dumps({m: "" for m in todo}, ensure_ascii=False, indent=1))
+    return len(todo)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "missing"
+    if command == "update":
+        update()
+    elif command == "fill":
+        fill(sys.argv[2] if len(sys.argv) > 2 else None)
+    else:
+        sys.exit(1 if missing() else 0)
