@@ -30,7 +30,8 @@ def save(catalog, locale):
 
 def update():
     subprocess.run([PYBABEL, "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
-                    "--no-location", "--sort-output", "-o", str(POT), "kq"], cwd=ROOT, check=True)
+                    "--no-location", "--sort-output", "-o", str(POT), "kq", "kq/templates/_partials",
+                    "kq/templates/_macros"], cwd=ROOT, check=True)
     for locale in ("zh_Hans", "zh_Hant"):
         command = "update" if po_path(locale).exists() else "init"
         subprocess.run([PYBABEL, "-q", command, "-i", str(POT), "-d", str(TRANSLATIONS),
