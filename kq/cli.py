@@ -55,3 +55,38 @@ def create_user(username, display_name, role, store_id, store_name, password):
     db.session.add(user)
     db.session.commit()
     click.echo(f"Created {role} {username} in store {store.id} ({store.name}).")
+
+
+tasks_cli = AppGroup("tasks", help="Daily checklists.")
+kq_cli.add_command(tasks_cli)
+
+
+@tasks_cli.command("generate")
+@click.option("--date", "day", help="Local date YYYY-MM-DD; default: each store's today.")
+@click.option("--store", "store_id", type=int, help="One store; default: every store.")
+def tasks_generate(day, store_id):
+    """Generate the checklists (safe to run again: nothing is duplicated)."""
+    from datetime import date
+
+    from kq.jobs import generate_checklists
+
+    if day:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+    if store_id is not None and db.session.get(Store, store_id) is None:
+        raise click.ClickException(f"no store with id {store_id}")
+    for sid, created in generate_checklists(store_id, day).items():
+        click.echo(f"store {sid}: {created} new items")
+
+
+@kq_cli.command("schedule")
+def schedule():
+    """Book the daily 05:00 checklist run in Redis (then run `rq worker --with-scheduler kq`)."""
+    from kq.jobs import schedule_daily
+
+    when = schedule_daily()
+    if when is None:
+        raise click.ClickException("REDIS_URL is not set; use cron with `kq tasks generate`")
+    click.echo(f"next daily run at {when.isoformat()}")

@@ -1,6 +1,6 @@
 """The demo salon: two stores, staff, ~1,000 customers with 18 months of history, ~60% dormant."""
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Contact, Customer, Gift,

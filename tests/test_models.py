@@ -3,6 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import StatementError
 
 from kq.extensions import db
 from kq.models import Assignment, Customer, PointsEntry, PrepaidCard, Store, User, Visit
@@ -24,7 +25,7 @@ def test_times_come_back_aware_utc_and_naive_is_refused(app, world):
         assert stored == moment and stored.tzinfo is not None
         assert stored.utcoffset() == timedelta(0)
         db.session.get(Customer, world.customers["mine"]).last_visit_at = datetime(2026, 3, 1)
-        with pytest.raises(Exception):
+        with pytest.raises(StatementError, match="naive datetime"):
             db.session.commit()
         db.session.rollback()
 

@@ -1,5 +1,4 @@
 """Store isolation, roles, and phone masking."""
-from flask import session
 
 from kq.extensions import db
 from kq.models import Customer

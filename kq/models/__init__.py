@@ -1,6 +1,7 @@
 """Every model, importable from one place (Alembic and the shell need them all loaded)."""
 from kq.models.audit import AuditEvent
 from kq.models.base import utcnow
+from kq.models.checklist import ChecklistRun, MessageTemplate
 from kq.models.contact import Contact, Task
 from kq.models.customer import Customer, CustomerTag
 from kq.models.engagement import Complaint, ComplaintStep, Gift, GiftHandout, Promise
@@ -10,7 +11,7 @@ from kq.models.store import Store
 from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 
 __all__ = [
-    "AuditEvent", "Assignment", "BEAUTICIAN", "CareNote", "Complaint", "ComplaintStep", "Contact",
+    "AuditEvent", "Assignment", "BEAUTICIAN", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
     "Customer", "CustomerTag", "Gift", "GiftHandout", "LedgerEntry", "MANAGER", "OWNER",
     "PointsEntry", "PrepaidCard", "Promise", "ROLES", "Store", "Task", "User", "Visit", "utcnow",
 ]

@@ -14,6 +14,9 @@ TASK_KINDS = ("red_flag", "callback", "birthday_prep", "birthday_call", "follow_
               "promise_due", "gift_pickup", "relationship_touch", "satisfaction",
               "campaign_touch", "complaint_follow_up")
 OPEN, DONE = "open", "done"
+# Kinds regenerated every day while their condition holds: yesterday's undone item is
+# superseded by today's, so only the other kinds are carried forward as overdue.
+DAILY_KINDS = ("red_flag", "relationship_touch")
 
 
 class Contact(TimestampMixin, db.Model):
@@ -22,6 +25,7 @@ class Contact(TimestampMixin, db.Model):
         UniqueConstraint("store_id", "client_id"),
         Index("ix_contacts_customer_time", "customer_id", "contacted_at"),
         Index("ix_contacts_store_staff_time", "store_id", "staff_id", "contacted_at"),
+        Index("ix_contacts_store_follow_up", "store_id", "next_follow_up_on"),
         CheckConstraint("satisfaction IS NULL OR (satisfaction BETWEEN 1 AND 5)",
                         name="satisfaction"),
     )

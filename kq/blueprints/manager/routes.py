@@ -1,13 +1,17 @@
 """The manager's view of her store: staff and their customers."""
 from datetime import datetime, time, timedelta
 
-from flask import render_template
-from sqlalchemy import func
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from kq import labels, scripts
 
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
 from kq.extensions import db
-from kq.models import BEAUTICIAN, Customer, User
+from kq.models import BEAUTICIAN, Customer, MessageTemplate, User
 from kq.scoping import current_store, scoped
 
 
@@ -36,3 +40,64 @@ def index():
     dormant = sum(d for _, d in counts.values())
     return render_template("manager/index.html", store=store, staff=staff, counts=counts,
                            total=total, dormant=dormant, unassigned=counts.get(None, (0, 0))[0])
+
+
+def _problem_messages(problems):
+    text = {
+        "empty": lambda p: _("The text is empty."),
+        "unknown": lambda p: _("Unknown placeholder: %(names)s.", names=p["names"]),
+        "greeting_first": lambda p: _("A text starts with the customer's name: begin with "
+                                      "{greeting}."),
+        "unsigned": lambda p: _("A text is signed by the sender: include {staff}."),
+        "too_long": lambda p: _("It renders to %(length)d characters for %(example)s; the limit "
+                                "is %(limit)d.", **p),
+    }
+    return [text[code](params) for code, params in problems]
+
+
+def _template_rows(store, errors=None, drafts=None):
+    bodies = scripts.store_bodies(store)
+    worst = scripts.longest_values(store)
+    rows = []
+    for kind, label in labels.KINDS.items():
+        body = (drafts or {}).get(kind, bodies[kind])
+        preview = scripts.render(body, worst)
+        rows.append({"kind": kind, "label": label, "body": body, "preview": preview,
+                     "length": len(preview), "default": body == scripts.DEFAULTS[kind],
+                     "errors": (errors or {}).get(kind, [])})
+    return rows, worst
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+@manager_required
+def templates():
+    store = current_store()
+    if request.method == "GET":
+        rows, worst = _template_rows(store)
+        return render_template("manager/templates.html", rows=rows, worst=worst, store=store)
+    kind = request.form.get("kind")
+    if kind not in scripts.DEFAULTS:
+        abort(400)
+    row = db.session.scalar(select(MessageTemplate).where(
+        MessageTemplate.store_id == store.id, MessageTemplate.kind == kind,
+        MessageTemplate.channel == "sms"))
+    if request.form.get("action") == "reset":
+        if row is not None:
+            db.session.delete(row)
+            db.session.commit()
+        flash(_("Default text restored."), "success")
+        return redirect(url_for("manager.templates") + f"#k-{kind}")
+    body = (request.form.get("body") or "").strip()[:500]
+    problems = scripts.check(body, store)
+    if problems:
+        rows, worst = _template_rows(store, errors={kind: _problem_messages(problems)},
+                                     drafts={kind: body})
+        return render_template("manager/templates.html", rows=rows, worst=worst,
+                               store=store), 422
+    if row is None:
+        row = MessageTemplate(store_id=store.id, kind=kind, channel="sms", body=body)
+        db.session.add(row)
+    row.body, row.updated_by_id = body, current_user.id
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("manager.templates") + f"#k-{kind}")

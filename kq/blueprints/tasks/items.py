@@ -1,0 +1,50 @@
+"""What the checklist shows for each item: order, the reason in words, the one-tap links."""
+from flask_babel import gettext as _
+
+from kq.models.contact import DAILY_KINDS  # noqa: F401 - re-exported for the views
+
+ORDER = ("red_flag", "complaint_follow_up", "promise_due", "birthday_call", "gift_pickup",
+         "follow_up", "callback", "birthday_prep", "satisfaction", "relationship_touch",
+         "campaign_touch")
+RANK = {kind: i for i, kind in enumerate(ORDER)}
+
+
+def sort_key(task, today):
+    """Open items before done ones; red flags first (freshest dormancy first: easiest to win
+    back), then by kind, then today's before overdue ones, then by name."""
+    detail = task.detail or {}
+    return (task.status == "done", RANK.get(task.kind, 99), task.due_on != today,
+            detail.get("days", 0) if task.kind == "red_flag" else 0, task.customer.greeting_name,
+            task.id)
+
+
+def reason(task):
+    detail = task.detail or {}
+    kind = task.kind
+    if kind == "red_flag":
+        if detail.get("never"):
+            return _("Joined %(days)d days ago and has not come in; no contact for a week",
+                     days=detail.get("days", 0))
+        return _("No visit for %(days)d days and no contact for a week", days=detail.get("days", 0))
+    if kind == "callback":
+        return _("Visited yesterday (%(services)s): ask how her skin feels",
+                 services=detail.get("services") or "—")
+    if kind == "birthday_prep":
+        return _("Birthday tomorrow: prepare a gift")
+    if kind == "birthday_call":
+        return _("Birthday today: call and offer to bring the gift")
+    if kind == "follow_up":
+        return _("Follow-up you planned for today")
+    if kind == "promise_due":
+        return _("Promise due: %(what)s", what=detail.get("what", ""))
+    if kind == "gift_pickup":
+        return _("Gift ready to collect: %(gift)s", gift=detail.get("gift", ""))
+    if kind == "relationship_touch":
+        if detail.get("key"):
+            return _("Key customer, no contact for %(days)d days", days=detail.get("days", 0))
+        return _("No contact for %(days)d days", days=detail.get("days", 0))
+    if kind == "satisfaction":
+        return _("Satisfaction callback: ask for a score (1–5) and suggestions")
+    if kind == "complaint_follow_up":
+        return _("Complaint: the next step is due")
+    return _("Campaign message")

@@ -1,0 +1,104 @@
+"""Message scripts (话术, SPEC §5): default texts per checklist kind, rendering, and the rules a
+text must keep — it starts with the greeting name, is signed by the sender, and renders to at
+most the store's text limit (70) for every customer it could go to."""
+import re
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+
+from kq.extensions import db
+from kq.masking import national
+from kq.models import Customer, MessageTemplate, User
+from kq.models.engagement import Gift
+
+DEFAULTS = {
+    "red_flag": "{greeting}您好，好久不见，很想您！这周给您留了护理时间，方便时回我一下。—{staff}",
+    "callback": "{greeting}您好，昨天护理后皮肤感觉怎么样？有任何不适随时告诉我。—{staff}",
+    "birthday_prep": "{greeting}您好，明天是您的生日，店里为您准备了一份小礼物，记得来取哦。—{staff}",
+    "birthday_call": "{greeting}，祝您生日快乐！店里为您准备了生日礼物，我可以给您送过去。—{staff}",
+    "follow_up": "{greeting}您好，上次和您约好今天再联系，最近方便来店里坐坐吗？—{staff}",
+    "promise_due": "{greeting}您好，之前答应您的事已经准备好了，方便时来店里看看。—{staff}",
+    "gift_pickup": "{greeting}您好，为您预留的{gift}已经可以领取了，欢迎来店。—{staff}",
+    "relationship_touch": "{greeting}您好，最近天气变化大，注意补水保湿，有需要随时找我。—{staff}",
+    "satisfaction": "{greeting}您好，请为最近的护理打个分（1-5分），有建议也请告诉我。—{staff}",
+    "campaign_touch": "{greeting}您好，{store}近期有会员活动，回复我了解详情。—{staff}",
+    "complaint_follow_up": "{greeting}您好，上次的问题我们一直在跟进，想听听您现在的感受。—{staff}",
+}
+PLACEHOLDERS = ("greeting", "staff", "store", "date", "gift")
+ALIASES = {"称呼": "greeting", "员工": "staff", "门店": "store", "日期": "date", "礼品": "gift"}
+_FIELD = re.compile(r"\{([^{}]*)\}")
+LONGEST_DATE = "12月31日"
+
+
+def customer_date(day):
+    return f"{day.month}月{day.day}日"
+
+
+def render(body, values):
+    return _FIELD.sub(lambda m: str(values.get(ALIASES.get(m[1], m[1]), m[0])), body)
+
+
+def unknown_placeholders(body):
+    return sorted({m for m in _FIELD.findall(body) if ALIASES.get(m, m) not in PLACEHOLDERS})
+
+
+def _uses(body, name):
+    return any(ALIASES.get(m, m) == name for m in _FIELD.findall(body))
+
+
+def store_bodies(store):
+    """kind → text for this store's SMS: its own edits over the defaults."""
+    rows = db.session.execute(select(MessageTemplate.kind, MessageTemplate.body).where(
+        MessageTemplate.store_id == store.id, MessageTemplate.channel == "sms"))
+    return {**DEFAULTS, **dict(rows.all())}
+
+
+def longest_values(store):
+    """The longest value each placeholder can take in this store: the worst case for the limit."""
+    longest = lambda column, *where: db.session.scalar(  # noqa: E731
+        select(column).where(*where).order_by(func.length(column).desc(), column).limit(1)) or ""
+    return {
+        "greeting": longest(Customer.greeting_name, Customer.store_id == store.id,
+                            Customer.deleted_at.is_(None)),
+        "staff": longest(User.display_name, User.store_id == store.id, User.active.is_(True)),
+        "store": store.name,
+        "date": LONGEST_DATE,
+        "gift": longest(Gift.name, Gift.store_id == store.id, Gift.active.is_(True)),
+    }
+
+
+def check(body, store):
+    """Problems with a text template as (code, params) pairs; empty when it may be saved."""
+    body = (body or "").strip()
+    problems = []
+    if not body:
+        return [("empty", {})]
+    unknown = unknown_placeholders(body)
+    if unknown:
+        problems.append(("unknown", {"names": "、".join("{" + u + "}" for u in unknown)}))
+    if not (body.startswith("{greeting}") or body.startswith("{称呼}")):
+        problems.append(("greeting_first", {}))
+    if not _uses(body, "staff"):
+        problems.append(("unsigned", {}))
+    worst = longest_values(store)
+    length = len(render(body, worst))
+    if length > store.text_limit:
+        problems.append(("too_long", {"length": length, "limit": store.text_limit,
+                                      "example": worst["greeting"]}))
+    return problems
+
+
+def message_for(body, customer, staff, store, day, gift=""):
+    return render(body, {"greeting": customer.greeting_name, "staff": staff.display_name,
+                         "store": store.name, "date": customer_date(day), "gift": gift or ""})
+
+
+def tel_href(phone):
+    return f"tel:{national(phone)}" if phone else None
+
+
+def sms_href(phone, text):
+    """`sms:NUMBER?&body=…` opens the SMS app prefilled on both iOS and Android."""
+    if not phone:
+        return None
+    return f"sms:{national(phone)}?&body={quote(text, safe='')}"

@@ -1,0 +1,239 @@
+"""Building each staff member's checklist for one store and one local date (SPEC §3).
+
+Every rule reads its numbers from the store's settings and is one indexed query; rows are
+inserted with ON CONFLICT DO NOTHING on (staff, customer, kind, date), so running a day twice,
+or twice at once, creates nothing new.
+"""
+import math
+from calendar import isleap
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from kq.extensions import db
+from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
+                       Promise, Task, User, Visit)
+from kq.models.engagement import Gift
+
+UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
+
+
+def midnight(store, day):
+    """The instant a local calendar day starts in the store's timezone."""
+    return datetime.combine(day, time.min, tzinfo=store.tz)
+
+
+def insert_ignoring_duplicates(model, rows, index_elements):
+    """INSERT … ON CONFLICT DO NOTHING; returns how many rows this statement really added."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (insert(model).on_conflict_do_nothing(index_elements=index_elements)
+                 .returning(model.id))
+    return len(db.session.execute(statement, rows).all())
+
+
+def _live(store):
+    return and_(Customer.store_id == store.id, Customer.deleted_at.is_(None),
+                Customer.do_not_contact.is_(False))
+
+
+def _untouched_since(cut):
+    """No contact, no visit and not joined since `cut`."""
+    return and_(or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < cut),
+                or_(Customer.last_visit_at.is_(None), Customer.last_visit_at < cut),
+                Customer.created_at < cut)
+
+
+def _birthday_is(target):
+    condition = and_(Customer.birth_month == target.month, Customer.birth_day == target.day)
+    if (target.month, target.day) == (2, 28) and not isleap(target.year):
+        condition = or_(condition, and_(Customer.birth_month == 2, Customer.birth_day == 29))
+    return condition
+
+
+class _Day:
+    """Candidates for one store-day; the first reason for (staff, customer, kind) wins."""
+
+    def __init__(self, store, day):
+        self.store, self.day = store, day
+        self.items = {}
+
+    def add(self, staff_id, customer_id, kind, **detail):
+        if staff_id is not None:
+            self.items.setdefault((staff_id, customer_id, kind), detail)
+
+    def rows(self, staff_ids):
+        return [{"store_id": self.store.id, "staff_id": s, "customer_id": c, "kind": k,
+                 "due_on": self.day, "status": "open", "detail": d}
+                for (s, c, k), d in sorted(self.items.items(), key=lambda kv: kv[0])
+                if s in staff_ids]
+
+
+def _red_flags(d):
+    store, day = d.store, d.day
+    visit_cut = midnight(store, day - timedelta(days=store.dormant_after_days - 1))
+    quiet_cut = midnight(store, day - timedelta(days=store.red_flag_quiet_days - 1))
+    rows = db.session.execute(
+        select(Customer.id, Customer.assigned_staff_id, Customer.last_visit_at, Customer.created_at)
+        .where(_live(store), Customer.assigned_staff_id.is_not(None),
+               or_(Customer.last_visit_at < visit_cut,
+                   and_(Customer.last_visit_at.is_(None), Customer.created_at < visit_cut)),
+               or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < quiet_cut)))
+    red = set()
+    for customer_id, staff_id, last_visit, created in rows:
+        red.add(customer_id)
+        d.add(staff_id, customer_id, "red_flag",
+              days=store.days_since(last_visit or created, day), never=last_visit is None)
+    return red
+
+
+def _callbacks(d):
+    store, day = d.store, d.day
+    rows = db.session.execute(
+        select(Visit.customer_id, Visit.id, Visit.staff_id, Visit.services,
+               Customer.assigned_staff_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .where(Visit.store_id == store.id,
+               Visit.visited_at >= midnight(store, day - timedelta(days=1)),
+               Visit.visited_at < midnight(store, day), _live(store))
+        .order_by(Visit.visited_at))
+    for customer_id, visit_id, visit_staff, services, assigned in rows:
+        d.add(assigned or visit_staff, customer_id, "callback", visit_id=visit_id,
+              services=services)
+
+
+def _birthdays(d, owner_ids):
+    for kind, target in (("birthday_call", d.day), ("birthday_prep", d.day + timedelta(days=1))):
+        rows = db.session.execute(select(Customer.id, Customer.assigned_staff_id, Customer.is_key)
+                                  .where(_live(d.store), _birthday_is(target)))
+        for customer_id, staff_id, is_key in rows:
+            d.add(staff_id, customer_id, kind, on=target.isoformat())
+            if is_key:  # the owner calls key customers personally
+                for owner_id in owner_ids:
+                    d.add(owner_id, customer_id, kind, on=target.isoformat(), key=True)
+
+
+def _follow_ups(d):
+    rows = db.session.execute(
+        select(Contact.customer_id, Contact.id, Contact.staff_id, Customer.assigned_staff_id)
+        .join(Customer, Customer.id == Contact.customer_id)
+        .where(Contact.store_id == d.store.id, Contact.next_follow_up_on == d.day, _live(d.store)))
+    for customer_id, contact_id, staff_id, assigned in rows:
+        d.add(assigned or staff_id, customer_id, "follow_up", contact_id=contact_id)
+
+
+def _promises_gifts_complaints(d):
+    store, day = d.store, d.day
+    for promise in db.session.execute(
+            select(Promise.id, Promise.customer_id, Promise.staff_id, Promise.what)
+            .join(Customer, Customer.id == Promise.customer_id)
+            .where(Promise.store_id == store.id, Promise.status == "open",
+                   Promise.due_on == day, _live(store))):
+        d.add(promise.staff_id, promise.customer_id, "promise_due", promise_id=promise.id,
+              what=promise.what)
+    for handout in db.session.execute(
+            select(GiftHandout.id, GiftHandout.customer_id, GiftHandout.staff_id, Gift.name)
+            .join(Gift, Gift.id == GiftHandout.gift_id)
+            .join(Customer, Customer.id == GiftHandout.customer_id)
+            .where(GiftHandout.store_id == store.id, GiftHandout.status == "reserved",
+                   GiftHandout.pickup_after == day, Customer.deleted_at.is_(None))):
+        d.add(handout.staff_id, handout.customer_id, "gift_pickup", handout_id=handout.id,
+              gift=handout.name)
+    for complaint in db.session.execute(
+            select(Complaint.id, Complaint.customer_id, Complaint.staff_id)
+            .where(Complaint.store_id == store.id, Complaint.status == "open",
+                   Complaint.next_step_due_on == day)):
+        d.add(complaint.staff_id, complaint.customer_id, "complaint_follow_up",
+              complaint_id=complaint.id)
+
+
+def _relationship_touches(d, red):
+    store, day = d.store, d.day
+    key_cut = midnight(store, day - timedelta(days=store.key_touch_days - 1))
+    any_cut = midnight(store, day - timedelta(days=store.touch_days - 1))
+    rows = db.session.execute(
+        select(Customer.id, Customer.assigned_staff_id, Customer.is_key, Customer.last_contact_at,
+               Customer.last_visit_at, Customer.created_at)
+        .where(_live(store), Customer.assigned_staff_id.is_not(None),
+               or_(and_(Customer.is_key.is_(True), _untouched_since(key_cut)),
+                   _untouched_since(any_cut))))
+    for customer_id, staff_id, is_key, contact, visit, created in rows:
+        if customer_id in red:
+            continue  # the red flag already asks for this contact
+        last = max(m for m in (contact, visit, created) if m is not None)
+        d.add(staff_id, customer_id, "relationship_touch", days=store.days_since(last, day),
+              key=bool(is_key))
+
+
+def _satisfaction(d, beautician_ids):
+    """Spread a weekly quota of satisfaction callbacks over the week and over staff."""
+    store, day = d.store, d.day
+    week_start = day - timedelta(days=day.weekday())
+    this_week = db.session.execute(
+        select(Task.staff_id, func.count()).where(
+            Task.store_id == store.id, Task.kind == "satisfaction",
+            Task.due_on >= week_start, Task.due_on <= day).group_by(Task.staff_id)).all()
+    load = {staff_id: 0 for staff_id in beautician_ids}
+    load.update(dict(this_week))
+    target = math.ceil(store.satisfaction_quota_max * (day.weekday() + 1) / 7)
+    need = target - sum(n for _, n in this_week)
+    if need <= 0 or not load:
+        return
+    recently_asked = select(Task.customer_id).where(
+        Task.store_id == store.id, Task.kind == "satisfaction",
+        Task.due_on > day - timedelta(days=30))
+    rows = db.session.execute(
+        select(Customer.id, Customer.assigned_staff_id)
+        .where(_live(store),
+               Customer.last_visit_at >= midnight(store, day - timedelta(days=7)),
+               Customer.last_visit_at < midnight(store, day - timedelta(days=1)),
+               Customer.id.not_in(recently_asked))
+        .order_by(Customer.last_visit_at.desc(), Customer.id).limit(need))
+    for customer_id, assigned in rows:
+        staff_id = assigned if assigned in load else min(load, key=lambda s: (load[s], s))
+        load[staff_id] = load.get(staff_id, 0) + 1
+        d.add(staff_id, customer_id, "satisfaction")
+
+
+def generate_day(store, day, *, commit=True):
+    """Create every staff member's items for `day`; returns how many new items were created."""
+    staff = db.session.execute(select(User.id, User.role).where(
+        User.active.is_(True), or_(User.store_id == store.id, User.role == OWNER))).all()
+    staff_ids = {s for s, _ in staff}
+    owner_ids = [s for s, role in staff if role == OWNER]
+    d = _Day(store, day)
+    red = _red_flags(d)
+    _callbacks(d)
+    _birthdays(d, owner_ids)
+    _follow_ups(d)
+    _promises_gifts_complaints(d)
+    _relationship_touches(d, red)
+    _satisfaction(d, sorted(s for s, role in staff if role == BEAUTICIAN))
+    # campaign_touch items arrive with campaigns (a later issue); the kind is reserved.
+    created = insert_ignoring_duplicates(Task, d.rows(staff_ids), UNIQUE)
+    insert_ignoring_duplicates(ChecklistRun, [{"store_id": store.id, "day": day,
+                                               "created_count": created}], ("store_id", "day"))
+    if commit:
+        db.session.commit()
+    return created
+
+
+def day_generated(store, day):
+    return db.session.scalar(select(ChecklistRun.id).where(
+        ChecklistRun.store_id == store.id, ChecklistRun.day == day)) is not None
+
+
+def ensure_day(store, day):
+    """On-demand generation when someone opens a day nobody has generated yet."""
+    from kq.db import write_intent
+
+    if day_generated(store, day):
+        return 0
+    db.session.rollback()  # end the read transaction; SQLite takes the write lock up front
+    with write_intent():
+        created = generate_day(store, day)
+    return created

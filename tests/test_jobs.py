@@ -1,0 +1,84 @@
+"""The daily checklist job on real Redis with a burst worker, the schedule, and the CLI."""
+from datetime import date, datetime, timedelta, timezone
+
+from rq import Queue, SimpleWorker
+
+from kq.extensions import db
+from kq.jobs import DAILY_JOB_ID, generate_checklists, next_run_at, schedule_daily
+from kq.models import Customer, Store
+from tests.helpers import at, items, load
+
+
+def _dormant(app, world):
+    with app.app_context():
+        load(Customer, world.customers["mine"]).last_visit_at = at(date(2026, 1, 1))
+        db.session.commit()
+
+
+def test_generation_job_runs_on_a_real_redis_queue(make_app, world, redis_url):
+    app = make_app(REDIS_URL=redis_url)
+    _dormant(app, world)
+    with app.app_context():
+        from kq.extensions import queue
+
+        queue.redis.flushdb()
+        assert queue.mode == "redis"
+        queue.enqueue(generate_checklists, world.store1, "2026-03-31", job_timeout=600)
+        rq_queue = Queue(queue.name, connection=queue.redis)
+        assert rq_queue.count == 1
+        SimpleWorker([rq_queue], connection=queue.redis).work(burst=True)
+        assert rq_queue.count == 0
+        assert items(day=date(2026, 3, 31), kind="red_flag",
+                     customer_id=world.customers["mine"])
+
+
+def test_inline_mode_runs_the_same_job_in_process(app, world):
+    _dormant(app, world)
+    with app.app_context():
+        from kq.extensions import queue
+
+        assert queue.mode == "inline"
+        queue.enqueue(generate_checklists, world.store1, "2026-03-31")
+        assert items(day=date(2026, 3, 31), kind="red_flag")
+
+
+def test_daily_run_is_booked_once_for_5am_local(make_app, redis_url):
+    app = make_app(REDIS_URL=redis_url)
+    with app.app_context():
+        from kq.extensions import queue
+
+        queue.redis.flushdb()
+        first = schedule_daily()
+        second = schedule_daily()
+        assert first == second
+        assert first.astimezone(timezone(timedelta(hours=8))).hour == 5
+        rq_queue = Queue(queue.name, connection=queue.redis)
+        assert rq_queue.scheduled_job_registry.get_job_ids() == [DAILY_JOB_ID]
+        now = datetime(2026, 3, 31, 20, 59, tzinfo=timezone.utc)  # 04:59 in Shanghai
+        assert next_run_at(now) == datetime(2026, 3, 31, 21, 0, tzinfo=timezone.utc)
+        assert next_run_at(now + timedelta(minutes=1)) == datetime(2026, 4, 1, 21, 0,
+                                                                   tzinfo=timezone.utc)
+
+
+def test_cli_generate(app, world):
+    _dormant(app, world)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["kq", "tasks", "generate", "--date", "2026-03-31",
+                                 "--store", str(world.store1)])
+    assert result.exit_code == 0 and "new items" in result.output
+    again = runner.invoke(args=["kq", "tasks", "generate", "--date", "2026-03-31",
+                                "--store", str(world.store1)])
+    assert f"store {world.store1}: 0 new items" in again.output
+    assert runner.invoke(args=["kq", "tasks", "generate", "--date", "31/03/2026"]).exit_code != 0
+    assert runner.invoke(args=["kq", "tasks", "generate", "--store", "999"]).exit_code != 0
+    assert runner.invoke(args=["kq", "schedule"]).exit_code != 0  # no Redis configured
+
+
+def test_opening_today_generates_it_once(app, login, world):
+    _dormant(app, world)
+    client = login("beautician1")
+    client.get("/tasks/today")
+    client.get("/tasks/today")
+    with app.app_context():
+        today = load(Store, world.store1).today()
+        assert len(items(day=today, kind="red_flag", customer_id=world.customers["mine"])) == 1
