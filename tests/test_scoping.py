@@ -51,3 +51,12 @@ def test_output_is_escaped(app, login, world):
         db.session.commit()
     page = login("beautician1").get(f"/customers/{world.customers['mine']}").get_data(as_text=True)
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_card_offers_call_message_log_only_to_who_may_contact(login, world):
+    mine = f"/customers/{world.customers['mine']}"
+    page = login("beautician1").get(mine).get_data(as_text=True)
+    assert 'href="tel:13812345678"' in page and "sms:13812345678?&amp;body=" in page
+    assert f"/calls/log?customer_id={world.customers['mine']}" in page
+    colleague = login("beautician2").get(mine).get_data(as_text=True)
+    assert "tel:" not in colleague and "/calls/log" not in colleague

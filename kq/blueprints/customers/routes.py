@@ -4,9 +4,11 @@ from flask_login import current_user, login_required
 
 from kq.blueprints.customers import bp
 from kq.extensions import db
-from kq.masking import can_see_phone, masked_phone
+from kq.masking import can_see_phone, masked_phone, national
 from kq.models import Customer
 from kq.scoping import current_store, get_or_404, scoped
+from kq.scripts import message_for, sms_href, store_bodies, tel_href
+from kq.services.contacts import can_contact
 
 PAGE_SIZE = 30
 
@@ -28,6 +30,13 @@ def index():
 @login_required
 def detail(customer_id):
     customer = get_or_404(Customer, customer_id)
-    return render_template("customers/detail.html", customer=customer, store=current_store(),
-                           phone=customer.phone if can_see_phone(current_user, customer)
-                           else masked_phone(customer.phone))
+    store = current_store()
+    links = None
+    if can_contact(current_user, customer) and not customer.do_not_contact:
+        text = message_for(store_bodies(store)["relationship_touch"], customer, current_user,
+                           store, store.today())
+        links = {"tel": tel_href(customer.phone), "sms": sms_href(customer.phone, text)}
+    return render_template("customers/detail.html", customer=customer, store=store, links=links,
+                           phone=customer.phone and (national(customer.phone)
+                                                     if can_see_phone(current_user, customer)
+                                                     else masked_phone(customer.phone)))
