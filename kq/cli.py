@@ -90,3 +90,28 @@ def schedule():
     if when is None:
         raise click.ClickException("REDIS_URL is not set; use cron with `kq tasks generate`")
     click.echo(f"next daily run at {when.isoformat()}")
+
+
+SIZES = {"store": (20000, 200000, 25, 1), "chain": (20000, 200000, 25, 50)}
+
+
+@kq_cli.command("bench-data")
+@click.option("--size", type=click.Choice(sorted(SIZES)), help="A named size (see README).")
+@click.option("--customers", type=int, help="Customers per store.")
+@click.option("--visits", type=int, help="Visits in all.")
+@click.option("--staff", type=int, help="Beauticians per store.")
+@click.option("--stores", type=int, help="Stores.")
+@click.option("--seed", default=7, show_default=True)
+def bench_data(size, customers, visits, staff, stores, seed):
+    """Fill the database with synthetic salons for benchmarks (adds to what is there)."""
+    from kq.benchdata import fill
+
+    base = SIZES[size or "store"]
+    values = [v if v is not None else d
+              for v, d in zip((customers, visits, staff, stores), base)]
+    if any(v <= 0 for v in values):
+        raise click.BadParameter("counts must be positive")
+    customers, visits, staff, stores = values
+    if size == "chain" and visits == base[1]:
+        visits = 10_000_000
+    fill(customers, visits, staff, stores, seed=seed, log=click.echo)

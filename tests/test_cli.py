@@ -47,3 +47,30 @@ def test_create_user(app, world):
     taken = runner.invoke(args=["kq", "create-user", "--username", "newbie", "--name", "x",
                                 "--store", str(world.store1), "--password", "longenough"])
     assert taken.exit_code != 0 and "taken" in taken.output
+
+
+def test_bench_data_fills_consistent_bookkeeping(app):
+    result = app.test_cli_runner().invoke(args=["kq", "bench-data", "--customers", "300",
+                                                "--visits", "3000", "--staff", "3",
+                                                "--stores", "2"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from sqlalchemy import func
+
+        assert db.session.scalar(db.select(func.count(Customer.id))) == 600
+        visits = db.session.scalar(db.select(func.count(Visit.id)))
+        assert 2400 <= visits <= 3600
+        # Each customer's denormalised numbers equal the visits inserted for her.
+        rows = db.session.execute(
+            db.select(Customer.id, Customer.visit_count, Customer.last_visit_at,
+                      Customer.total_spent_fen, func.count(Visit.id), func.max(Visit.visited_at),
+                      func.sum(Visit.amount_fen))
+            .join(Visit, Visit.customer_id == Customer.id).group_by(Customer.id)).all()
+        assert len(rows) == 600
+        for _id, count, last, spent, n, latest, total in rows:
+            assert (count, spent) == (n, total)
+            assert last == (latest if latest.tzinfo else latest.replace(tzinfo=last.tzinfo))
+        store = db.session.scalars(db.select(Store)).first()
+        customers = db.session.scalars(db.select(Customer).where(Customer.store_id == store.id))
+        statuses = [c.status(store) for c in customers]
+        assert 0.5 <= statuses.count("dormant") / len(statuses) <= 0.7
