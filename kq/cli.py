@@ -108,7 +108,7 @@ def bench_data(size, customers, visits, staff, stores, seed):
 
     base = SIZES[size or "store"]
     values = [v if v is not None else d
-              for v, d in zip((customers, visits, staff, stores), base)]
+              for v, d in zip((customers, visits, staff, stores), base, strict=True)]
     if any(v <= 0 for v in values):
         raise click.BadParameter("counts must be positive")
     customers, visits, staff, stores = values
