@@ -5,14 +5,17 @@ customer's bookkeeping (last visit, visit count, total spent) is computed from t
 inserted for her, exactly as the visit service would leave it. About 60% end up dormant.
 """
 import random
+from types import SimpleNamespace
 from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, insert, select, text
 
 from kq.demo import GIVEN_F, GIVEN_M, SERVICES, SURNAMES
 from kq.extensions import db
-from kq.models import (BEAUTICIAN, MANAGER, Assignment, Contact, Customer, PrepaidCard, Store,
-                       User, Visit)
+from kq.models import (BEAUTICIAN, MANAGER, Assignment, Contact, Customer, CustomerSearchKey,
+                       PrepaidCard, Store, User, Visit)
+from kq.services.classify import recompute_store
+from kq.services.customers import search_keys
 
 BATCH = 20000
 
@@ -68,7 +71,8 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
     """Add `stores` stores, each with `staff` beauticians, a manager, `customers` customers and
     about `visits` visits in all (per store: visits / stores)."""
     rng = random.Random(seed)
-    ids = {m: _Ids(m) for m in (Store, User, Customer, Visit, Assignment, Contact, PrepaidCard)}
+    ids = {m: _Ids(m) for m in (Store, User, Customer, CustomerSearchKey, Visit, Assignment,
+                                Contact, PrepaidCard)}
     if password_hash is None:
         probe = User(password_hash="")
         probe.set_password("bench1234")
@@ -156,13 +160,22 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
                                   "sessions_used": rng.randint(0, 10), "balance_fen": 0,
                                   "created_at": now})
         _bulk(Customer, customer_rows)
+        _bulk(CustomerSearchKey, [
+            {"id": ids[CustomerSearchKey].take(), "store_id": store.id, "customer_id": row["id"],
+             "key": key}
+            for row in customer_rows
+            for key in sorted(search_keys(SimpleNamespace(name=row["name"], phone=row["phone"],
+                                                          wechat_id=None)))])
         _bulk(Visit, visit_rows)
         _bulk(Assignment, assignment_rows)
         _bulk(Contact, contact_rows)
         _bulk(PrepaidCard, card_rows)
+        db.session.flush()
+        recompute_store(store, commit=False)
         db.session.commit()
         log(f"store {store.id}: {len(customer_rows)} customers, {len(visit_rows)} visits, "
             f"{len(beauticians)} beauticians")
-    _fix_sequences(Store, User, Customer, Visit, Assignment, Contact, PrepaidCard)
+    _fix_sequences(Store, User, Customer, CustomerSearchKey, Visit, Assignment, Contact,
+                   PrepaidCard)
     db.session.commit()
 

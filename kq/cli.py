@@ -115,3 +115,31 @@ def bench_data(size, customers, visits, staff, stores, seed):
     if size == "chain" and visits == base[1]:
         visits = 10_000_000
     fill(customers, visits, staff, stores, seed=seed, log=click.echo)
+
+
+customers_cli = AppGroup("customers", help="Customer cards.")
+kq_cli.add_command(customers_cli)
+
+
+@customers_cli.command("recompute")
+@click.option("--store", "store_id", type=int, help="One store; default: every store.")
+@click.option("--search-keys", is_flag=True, help="Also rebuild every card's search keys.")
+def customers_recompute(store_id, search_keys):
+    """Re-score key/general and visit-frequency bands (and optionally search keys)."""
+    from kq.jobs import recompute_classifications
+
+    if store_id is not None and db.session.get(Store, store_id) is None:
+        raise click.ClickException(f"no store with id {store_id}")
+    if search_keys:
+        from kq.models import Customer
+        from kq.services.customers import refresh_search_keys
+
+        query = db.select(Customer)
+        if store_id is not None:
+            query = query.where(Customer.store_id == store_id)
+        for customer in db.session.scalars(query):
+            refresh_search_keys(customer)
+        db.session.commit()
+    for sid, result in recompute_classifications(store_id).items():
+        click.echo(f"store {sid}: {result['customers']} customers, {result['key']} key "
+                   f"(score threshold {result['threshold']})")

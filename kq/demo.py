@@ -6,6 +6,8 @@ from kq.extensions import db
 from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Contact, Customer, Gift,
                        PrepaidCard, Promise, Store, User)
 from kq.services.assignments import assign
+from kq.services.classify import recompute_store
+from kq.services.customers import refresh_search_keys
 from kq.services.visits import record_visit
 
 DEMO_PASSWORD = "demo1234"
@@ -18,7 +20,7 @@ GIVEN_M = "伟强磊军洋勇杰涛斌超明刚平辉鹏华飞鑫波宇浩"
 SERVICES = (("面部深层清洁", 29800), ("补水护理", 36800), ("肩颈按摩", 19800),
             ("眼部护理", 25800), ("美白导入", 48000), ("背部SPA", 32800), ("身体护理", 39800),
             ("头部舒压", 16800), ("抗衰紧致", 68000))
-SKIN = ("干性", "油性", "混合性", "中性", "敏感性")
+SKIN = ("dry", "oily", "combination", "normal", "sensitive")
 SOURCES = ("walk_in", "referral", "trial_card", "online")
 HOBBIES = ("瑜伽", "烘焙", "旅行", "追剧", "跑步", "插花", "摄影", "读书")
 JOBS = ("教师", "会计", "护士", "公司职员", "个体经营", "公务员", "设计师", "全职妈妈")
@@ -104,7 +106,8 @@ def _history(rng, store, customer, staff_members, today, cards):
                                                               rng.choice((0, 15, 30, 45))),
                                   staff=staff, services=service,
                                   amount_fen=0 if use_card else price,
-                                  prepaid_card=card if use_card else None, commit=False)
+                                  prepaid_card=card if use_card else None, commit=False,
+                                  reclassify=False)
     if last_visit is not None and rng.random() < 0.5:
         db.session.add(CareNote(store_id=store.id, customer_id=customer.id, visit=last_visit,
                                 staff_id=last_visit.staff_id,
@@ -141,6 +144,10 @@ def _populate(rng, store, n, staff_members, manager, used_phones, special=()):
         customer.birth_month, customer.birth_day = day.month, day.day
     db.session.add_all(customers)
     db.session.flush()
+    for i, customer in enumerate(customers[1:], start=1):
+        if rng.random() < 0.1:  # a friend brought her
+            customer.referred_by_id = customers[rng.randrange(i)].id
+            customer.source = "referral"
     cards = []
     for i, customer in enumerate(customers):
         _history(rng, store, customer, staff_members, today, cards)
@@ -184,6 +191,11 @@ def load_demo(customers=1000, seed=20261122):
                                staff_id=beauticians[i % 6].id,
                                what="送一次免费肩颈按摩" if i % 2 else "到货后通知新款精华",
                                due_on=today + timedelta(days=i - 2)))
+    db.session.flush()
+    for customer in main_customers + second_customers:
+        refresh_search_keys(customer)
+    recompute_store(main, commit=False)
+    recompute_store(second, commit=False)
     db.session.commit()
     return (f"{len(main_customers)} + {len(second_customers)} customers, "
             f"{len(beauticians) + 1} beauticians, 2 managers, 1 owner")

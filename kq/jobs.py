@@ -60,7 +60,9 @@ def next_run_at(now=None, tz_name=None):
 
 @with_app
 def daily_checklists():
-    """The scheduled run: generate today's lists for every store, then book tomorrow's run."""
+    """The scheduled run: re-classify, generate today's lists for every store, then book
+    tomorrow's run."""
+    recompute_classifications()
     created = generate_checklists()
     schedule_daily()
     return created
@@ -83,3 +85,11 @@ def schedule_daily():
         existing.delete()
     rq_queue.enqueue_at(when, daily_checklists, job_id=DAILY_JOB_ID, job_timeout=1800)
     return when
+
+
+@with_app
+def recompute_classifications(store_id=None):
+    """Key/general and bands for one store or all; the daily job runs it before the lists."""
+    from kq.services.classify import recompute_all
+
+    return recompute_all(store_id)

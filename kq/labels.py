@@ -23,3 +23,38 @@ KINDS = {
     "complaint_follow_up": _l("Complaint follow-up"),
 }
 ROLES = {"beautician": _l("Beautician"), "manager": _l("Manager"), "owner": _l("Owner")}
+
+# SPEC §2: personality and buying psychology, each with its one-line hint for staff.
+PERSONALITY = {
+    "impulsive": (_l("Impulsive"), _l("Decides on the spot: show the result, offer it now.")),
+    "passive": (_l("Passive / hesitant"), _l("Needs reassurance: one clear suggestion, no pressure.")),
+    "novelty": (_l("Novelty-seeking"), _l("Loves the new: tell her first about new treatments.")),
+    "comparing": (_l("Comparing"), _l("Weighs options: give facts and honest comparisons.")),
+    "trying": (_l("Trying"), _l("Wants to test first: offer a trial session.")),
+    "partner": (_l("Partner / group"), _l("Comes with friends: win the group's leader.")),
+    "independent": (_l("Independent"), _l("Decides alone: respect her space, keep it brief.")),
+}
+BUYING = {
+    "vanity": (_l("Vanity"), _l("Likes to be admired: praise the result, offer the premium.")),
+    "belonging": (_l("Belonging"), _l("Wants to be one of us: member events, personal care.")),
+    "fearful": (_l("Fearful"), _l("Afraid of being sold to: make friends first, sell later.")),
+    "comparing": (_l("Keeping up"), _l("Measures herself against others: show what peers choose.")),
+}
+TITLES = ("小姐", "女士", "姐", "太太", "先生", "哥", "老师")
+GENDERS = {"F": _l("Female"), "M": _l("Male")}
+SKIN_TYPES = {"dry": _l("Dry"), "oily": _l("Oily"), "combination": _l("Combination"),
+              "normal": _l("Normal"), "sensitive": _l("Sensitive")}
+SOURCES = {"walk_in": _l("Walk-in"), "referral": _l("Referral"),
+           "trial_card": _l("Acquisition / trial card"), "online": _l("Online")}
+TIERS = {"A": _l("A · emotional bond"), "B": _l("B · results of products and service"),
+         "C": _l("C · small benefits")}
+BANDS = {"high": _l("High frequency (key)"), "medium": _l("Fairly high (potential)"),
+         "low": _l("Low (follow up on frequency)"), "none": _l("No visit in the window")}
+STATUSES = {"active": _l("Active"), "dormant": _l("Dormant"),
+            "do_not_contact": _l("Do not contact"), "deleted": _l("Deleted")}
+KEY_REASONS = {
+    "override": _l("Set by hand"),
+    "card": _l("Holds a prepaid card"),
+    "spend": _l("Spent more than the store's key amount"),
+    "score": _l("In the store's top share by score"),
+}

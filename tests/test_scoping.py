@@ -42,7 +42,25 @@ def test_phone_masked_except_for_assigned_staff_and_managers(login, world):
     assert "13812345678" in beautician.get(mine).get_data(as_text=True)
     page = beautician.get(colleague).get_data(as_text=True)
     assert "13900001111" not in page and "139****1111" in page
-    assert "13900001111" in login("manager").get(colleague).get_data(as_text=True)
+    assert f"/customers/{world.customers['colleague']}/reveal" not in page
+    assert beautician.post(f"{colleague}/reveal").status_code == 403
+
+
+def test_manager_reveals_a_number_and_the_reveal_is_audited(app, login, world):
+    from kq.models import AuditEvent
+
+    colleague = f"/customers/{world.customers['colleague']}"
+    manager = login("manager")
+    page = manager.get(colleague).get_data(as_text=True)
+    assert "139****1111" in page and f"{colleague}/reveal" in page
+    assert manager.post(f"{colleague}/reveal").status_code == 302
+    assert "13900001111" in manager.get(colleague).get_data(as_text=True)
+    with app.app_context():
+        events = db.session.scalars(db.select(AuditEvent)).all()
+        assert [(e.action, e.target_id, e.user_id) for e in events] == [
+            ("reveal_phone", world.customers["colleague"], world.users["manager"])]
+    # Another store's card cannot be revealed at all.
+    assert login("manager2").post(f"{colleague}/reveal").status_code == 404
 
 
 def test_output_is_escaped(app, login, world):

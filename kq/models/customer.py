@@ -138,3 +138,22 @@ class CustomerTag(db.Model):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     name: Mapped[str] = mapped_column(String(30))
+
+
+class CustomerSearchKey(db.Model):
+    """Searchable forms of a customer: name and its endings, pinyin in full and initials (with
+    their endings), phone digits and their last 4–10 digits, WeChat id. A search is a prefix
+    range on (store_id, key): an index lookup, never a scan."""
+
+    __tablename__ = "customer_search_keys"
+    __table_args__ = (
+        Index("ix_customer_search_keys_store_key", "store_id", "key"),
+        Index("ix_customer_search_keys_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # Byte order ("C") on PostgreSQL, so the prefix range is exact and uses the btree.
+    key: Mapped[str] = mapped_column(String(64).with_variant(String(64, collation="C"),
+                                                             "postgresql"))

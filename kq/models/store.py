@@ -33,6 +33,10 @@ class Store(TimestampMixin, db.Model):
     satisfaction_quota_min: Mapped[int] = mapped_column(default=10)
     satisfaction_quota_max: Mapped[int] = mapped_column(default=20)
     band_window_days: Mapped[int] = mapped_column(default=90)
+    band_high_visits: Mapped[int] = mapped_column(default=6)  # in the window: high (key)
+    band_medium_visits: Mapped[int] = mapped_column(default=3)  # fairly high (potential)
+    # Set by the classification run: the lowest score inside the top key_share_pct.
+    key_score_threshold: Mapped[int | None]
 
     @property
     def tz(self):

@@ -10,8 +10,10 @@ def points_for(amount_fen, store):
 
 
 def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
-                 prepaid_card=None, recorded_by=None, commit=True):
-    """Add a visit and keep the customer's bookkeeping (last visit, count, spend, points)."""
+                 prepaid_card=None, recorded_by=None, commit=True, reclassify=True):
+    """Add a visit and keep the customer's bookkeeping (last visit, count, spend, points),
+    then re-classify her (key, band). Bulk loaders pass reclassify=False and run the store-wide
+    classification once at the end."""
     if visited_at.tzinfo is None:
         raise ValueError("visited_at must be aware")
     if amount_fen < 0:
@@ -39,6 +41,11 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
                                    points=visit.points_earned, reason="visit",
                                    visit=visit, staff_id=visit.staff_id))
         customer.points_balance += visit.points_earned
+    if reclassify:
+        from kq.services.classify import recompute_customer
+
+        db.session.flush()
+        recompute_customer(customer)
     if commit:
         db.session.commit()
     return visit

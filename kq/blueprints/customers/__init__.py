@@ -1,6 +1,6 @@
-"""The customers blueprint."""
+"""The customers blueprint: the list and search, the card, and editing."""
 from flask import Blueprint
 
 bp = Blueprint("customers", __name__)
 
-from kq.blueprints.customers import routes  # noqa: E402,F401 - attaches the views to bp
+from kq.blueprints.customers import editing, routes  # noqa: E402,F401 - attach the views

@@ -1,29 +1,104 @@
-"""Customer cards: the list and one card, scoped to the current store."""
-from flask import render_template, request
-from flask_login import current_user, login_required
+"""The customer list with search and filters, the card, and the audited phone reveal."""
+from datetime import timedelta
 
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import joinedload
+
+from kq import labels
 from kq.blueprints.customers import bp
 from kq.extensions import db
 from kq.masking import can_see_phone, masked_phone, national
-from kq.models import Customer
+from kq.models import (BEAUTICIAN, CareNote, Contact, Customer, CustomerTag, PrepaidCard, User,
+                       Visit)
 from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
+from kq.services.audit import audit
+from kq.services.checklist import midnight
 from kq.services.contacts import can_contact
+from kq.services.customers import matching_ids, tags_of
 
 PAGE_SIZE = 30
+WINDOWS = (30, 180, 365)
+REVEALED = "revealed_customers"
+
+
+def can_edit(user, customer):
+    return user.is_manager or customer.assigned_staff_id == user.id
+
+
+def shows_phone(user, customer):
+    """Assigned staff always; managers and owners once they have revealed it (audited)."""
+    if customer.assigned_staff_id == user.id:
+        return True
+    return user.is_manager and customer.id in session.get(REVEALED, [])
+
+
+def _not_seen_since(store, days):
+    cut = midnight(store, store.today() - timedelta(days=days - 1))
+    return or_(Customer.last_visit_at < cut,
+               and_(Customer.last_visit_at.is_(None), Customer.created_at < cut))
+
+
+def _filters(store, args):
+    f = {k: (args.get(k) or "").strip() for k in
+         ("q", "tier", "key", "band", "status", "tag", "staff", "window", "days", "sort")}
+    query = scoped(Customer).where(Customer.deleted_at.is_(None))
+    if f["q"]:
+        ids = matching_ids(store.id, f["q"][:64])
+        if ids is not None:
+            query = query.where(Customer.id.in_(ids))
+    if f["tier"] in labels.TIERS:
+        query = query.where(Customer.tier == f["tier"])
+    if f["key"] in ("key", "general"):
+        query = query.where(Customer.is_key.is_(f["key"] == "key"))
+    if f["band"] in labels.BANDS:
+        query = query.where(Customer.visit_band == f["band"])
+    dormant = _not_seen_since(store, store.dormant_after_days)
+    if f["status"] == "dormant":
+        query = query.where(dormant, Customer.do_not_contact.is_(False))
+    elif f["status"] == "active":
+        query = query.where(~dormant, Customer.do_not_contact.is_(False))
+    elif f["status"] == "do_not_contact":
+        query = query.where(Customer.do_not_contact.is_(True))
+    if f["tag"]:
+        query = query.where(exists().where(CustomerTag.customer_id == Customer.id,
+                                           CustomerTag.name == f["tag"][:30]))
+    if f["staff"] == "me":
+        query = query.where(Customer.assigned_staff_id == current_user.id)
+    elif f["staff"] == "none":
+        query = query.where(Customer.assigned_staff_id.is_(None))
+    elif f["staff"].isdigit():
+        query = query.where(Customer.assigned_staff_id == int(f["staff"]))
+    days = int(f["days"]) if f["days"].isdigit() and 0 < int(f["days"]) < 10000 else None
+    if f["window"].isdigit() and int(f["window"]) in WINDOWS:
+        days = int(f["window"])
+    if days:
+        query = query.where(_not_seen_since(store, days))
+    if f["sort"] == "recent":
+        query = query.order_by(Customer.last_visit_at.desc().nulls_last(), Customer.id)
+    elif f["sort"] == "name":
+        query = query.order_by(Customer.name, Customer.id)
+    else:  # longest unseen first: the ones to win back
+        query = query.order_by(Customer.last_visit_at.asc().nulls_first(), Customer.id)
+    return query, f
 
 
 @bp.route("/")
 @login_required
 def index():
-    q = (request.args.get("q") or "").strip()[:40]
-    query = scoped(Customer).where(Customer.deleted_at.is_(None))
-    if q:
-        query = query.where(Customer.name.contains(q) | Customer.phone.contains(q))
-    page = db.paginate(query.order_by(Customer.last_visit_at.asc().nulls_first(), Customer.id),
-                       per_page=PAGE_SIZE, error_out=False)
-    return render_template("customers/index.html", page=page, q=q, store=current_store(),
-                           masked_phone=masked_phone, can_see_phone=can_see_phone)
+    store = current_store()
+    query, f = _filters(store, request.args)
+    page = db.paginate(query.options(joinedload(Customer.assigned_staff)), per_page=PAGE_SIZE,
+                       error_out=False)
+    staff = db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
+                               .order_by(User.username)).all()
+    args = {k: v for k, v in f.items() if v}
+    return render_template("customers/index.html", page=page, f=f, args=args, store=store,
+                           staff=staff, labels=labels, today=store.today(), windows=WINDOWS,
+                           tags=tags_of([c.id for c in page.items]), masked_phone=masked_phone,
+                           national=national, shows_phone=shows_phone)
 
 
 @bp.route("/<int:customer_id>")
@@ -31,12 +106,41 @@ def index():
 def detail(customer_id):
     customer = get_or_404(Customer, customer_id)
     store = current_store()
+    today = store.today()
+    visible = shows_phone(current_user, customer)
     links = None
-    if can_contact(current_user, customer) and not customer.do_not_contact:
+    if visible and can_contact(current_user, customer) and not customer.do_not_contact:
         text = message_for(store_bodies(store)["relationship_touch"], customer, current_user,
-                           store, store.today())
+                           store, today)
         links = {"tel": tel_href(customer.phone), "sms": sms_href(customer.phone, text)}
-    return render_template("customers/detail.html", customer=customer, store=store, links=links,
-                           phone=customer.phone and (national(customer.phone)
-                                                     if can_see_phone(current_user, customer)
-                                                     else masked_phone(customer.phone)))
+    recent = lambda model, order, n: db.session.scalars(  # noqa: E731
+        select(model).where(model.customer_id == customer.id).order_by(order).limit(n)).all()
+    return render_template(
+        "customers/detail.html", customer=customer, store=store, today=today, labels=labels,
+        links=links, can_edit=can_edit(current_user, customer),
+        phone=national(customer.phone) if visible else masked_phone(customer.phone),
+        can_reveal=bool(customer.phone) and not visible and current_user.is_manager,
+        cards=recent(PrepaidCard, PrepaidCard.id.desc(), 10),
+        care_notes=recent(CareNote, CareNote.created_at.desc(), 3),
+        contacts=recent(Contact, Contact.contacted_at.desc(), 5),
+        visits=recent(Visit, Visit.visited_at.desc(), 10),
+        tags=tags_of([customer.id]).get(customer.id, []),
+        referrer=db.session.get(Customer, customer.referred_by_id)
+        if customer.referred_by_id else None)
+
+
+@bp.post("/<int:customer_id>/reveal")
+@login_required
+def reveal(customer_id):
+    """A manager or owner shows a number she is entitled to; each reveal is audited."""
+    customer = get_or_404(Customer, customer_id)
+    if not current_user.is_manager:
+        abort(403)
+    audit("reveal_phone", target=customer)
+    db.session.commit()
+    revealed = [i for i in session.get(REVEALED, []) if i != customer.id][-49:]
+    session[REVEALED] = revealed + [customer.id]
+    return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+__all__ = ["can_edit", "can_see_phone"]

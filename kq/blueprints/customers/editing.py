@@ -1,0 +1,217 @@
+"""Creating and editing cards, recording visits and writing care notes."""
+from datetime import datetime, time
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from wtforms.fields.choices import SelectChoice
+
+from kq import labels
+from kq.blueprints.customers import bp
+from kq.blueprints.customers.forms import CareNoteForm, CustomerForm, VisitForm
+from kq.blueprints.customers.routes import can_edit
+from kq.extensions import db
+from kq.masking import national
+from kq.models import BEAUTICIAN, CareNote, Customer, PrepaidCard, User, Visit, utcnow
+from kq.scoping import current_store, get_or_404, scoped
+from kq.services import ServiceError
+from kq.services.assignments import assign
+from kq.services.classify import recompute_customer
+from kq.services.customers import (DuplicatePhone, find_by_phone, normalize_phone, save_customer,
+                                  tags_of)
+from kq.services.visits import record_visit
+
+PROFILE_FIELDS = ("name", "surname", "title", "greeting_name", "gender", "wechat_id",
+                  "birth_month", "birth_day", "birth_year", "approx_age", "address", "email",
+                  "skin_type", "source", "marketing_consent", "occupation", "family",
+                  "personality_type", "buying_psychology", "spending_habits",
+                  "style_preferences", "hobbies", "lifestyle", "service_preference",
+                  "promotion_attitude", "personal_values", "notes", "tier", "purchasing_power")
+
+
+def _staff_choices(store):
+    staff = db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
+                               .order_by(User.username)).all()
+    return staff, [SelectChoice(str(s.id), s.display_name) for s in staff]
+
+
+def _clean(value):
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _apply(form, customer, store):
+    """Copy the form onto the customer; returns a dict of field → message for what is wrong."""
+    errors = {}
+    for name in PROFILE_FIELDS:
+        setattr(customer, name, _clean(getattr(form, name).data))
+    customer.marketing_consent = bool(form.marketing_consent.data)
+    if customer.marketing_consent and customer.consent_at is None:
+        customer.consent_at = utcnow()
+    try:
+        customer.phone = normalize_phone(form.phone.data)
+    except ServiceError:
+        errors["phone"] = _("Enter a valid mobile number, e.g. 138 1234 5678 or +852 9123 4567.")
+    customer.referred_by_id = None
+    if form.referred_by_phone.data:
+        try:
+            referrer = find_by_phone(store.id, normalize_phone(form.referred_by_phone.data))
+        except ServiceError:
+            referrer = None
+        if referrer is None or referrer.id == customer.id:
+            errors["referred_by_phone"] = _("No other customer of this store has that number.")
+        else:
+            customer.referred_by_id = referrer.id
+    override = form.key_override.data
+    customer.key_override = {"key": True, "general": False}.get(override)
+    customer.key_override_reason = _clean(form.key_override_reason.data) if override else None
+    if not customer.greeting_name:
+        customer.greeting_name = None  # save_customer derives surname + title
+    return errors
+
+
+def _form_page(form, customer, duplicate=None, status=200):
+    return render_template("customers/form.html", form=form, customer=customer,
+                           duplicate=duplicate, labels=labels), status
+
+
+def _save(form, customer, store, staff_ids, creating):
+    errors = _apply(form, customer, store)
+    if errors:
+        for field, message in errors.items():
+            getattr(form, field).errors = [message]
+        db.session.rollback()
+        return _form_page(form, customer, status=422)
+    tags = [t for t in (form.tags.data or "").replace("，", ",").split(",")]
+    try:
+        save_customer(customer, tags=tags, commit=False)
+    except DuplicatePhone as duplicate:
+        db.session.rollback()
+        return _form_page(form, customer, duplicate=duplicate.existing, status=409)
+    wanted = form.assigned_staff_id.data
+    if current_user.is_manager and wanted in staff_ids:
+        assign(customer, db.session.get(User, int(wanted)), by=current_user, commit=False)
+    elif creating and current_user.role == BEAUTICIAN:
+        assign(customer, current_user, by=current_user, reason="created", commit=False)
+    recompute_customer(customer)
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    store = current_store()
+    form = CustomerForm()
+    staff, form.assigned_staff_id.choices = _staff_choices(store)
+    form.assigned_staff_id.choices.insert(0, SelectChoice("", "—"))
+    customer = Customer(store_id=store.id)
+    if request.method == "GET":
+        form.phone.data = request.args.get("phone", "")
+        form.marketing_consent.data = True
+        return _form_page(form, None)
+    if not form.validate():
+        return _form_page(form, None, status=422)
+    return _save(form, customer, store, {str(s.id) for s in staff}, creating=True)
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(customer_id):
+    customer = get_or_404(Customer, customer_id)
+    if not can_edit(current_user, customer):
+        abort(403)
+    store = current_store()
+    form = CustomerForm(obj=customer if request.method == "GET" else None)
+    staff, form.assigned_staff_id.choices = _staff_choices(store)
+    form.assigned_staff_id.choices.insert(0, SelectChoice("", "—"))
+    if request.method == "GET":
+        form.phone.data = national(customer.phone)
+        form.tags.data = ", ".join(tags_of([customer.id]).get(customer.id, []))
+        form.key_override.data = {True: "key", False: "general"}.get(customer.key_override, "")
+        form.assigned_staff_id.data = str(customer.assigned_staff_id or "")
+        referrer = db.session.get(Customer, customer.referred_by_id) if customer.referred_by_id \
+            else None
+        form.referred_by_phone.data = national(referrer.phone) if referrer else ""
+        return _form_page(form, customer)
+    if not form.validate():
+        return _form_page(form, customer, status=422)
+    return _save(form, customer, store, {str(s.id) for s in staff}, creating=False)
+
+
+def _usable_cards(customer, today):
+    cards = db.session.scalars(select(PrepaidCard).where(
+        PrepaidCard.customer_id == customer.id).order_by(PrepaidCard.id)).all()
+    return [c for c in cards if c.is_usable(today) and c.sessions_left > 0]
+
+
+@bp.route("/<int:customer_id>/visits/new", methods=["GET", "POST"])
+@login_required
+def record(customer_id):
+    customer = get_or_404(Customer, customer_id)
+    store = current_store()
+    today = store.today()
+    form = VisitForm()
+    staff, form.staff_id.choices = _staff_choices(store)
+    if current_user.role != BEAUTICIAN:
+        form.staff_id.choices.insert(0, SelectChoice(str(current_user.id),
+                                                     current_user.display_name))
+    cards = _usable_cards(customer, today)
+    form.prepaid_card_id.choices = [SelectChoice("", _("No card: paid"))] + [
+        SelectChoice(str(c.id), _("%(card)s (%(n)d sessions left)", card=c.name,
+                                  n=c.sessions_left)) for c in cards]
+    if request.method == "GET":
+        form.visited_on.data = today
+        form.visited_time.data = store.local_now().time().replace(second=0, microsecond=0)
+        form.staff_id.data = str(current_user.id)
+        return render_template("customers/visit.html", form=form, customer=customer)
+    valid = form.validate()
+    if valid and form.visited_on.data > today:
+        form.visited_on.errors = [_("A visit cannot be in the future.")]
+        valid = False
+    if valid and form.visited_on.data.year < 2000:
+        form.visited_on.errors = [_("Enter a date after 2000.")]
+        valid = False
+    served_by = {str(s.id): s for s in staff} | {str(current_user.id): current_user}
+    if valid and form.staff_id.data not in served_by:
+        form.staff_id.errors = [_("Choose who served her.")]
+        valid = False
+    card = next((c for c in cards if str(c.id) == form.prepaid_card_id.data), None)
+    if valid and form.prepaid_card_id.data and card is None:
+        form.prepaid_card_id.errors = [_("That card has no sessions left or is not hers.")]
+        valid = False
+    if not valid:
+        return render_template("customers/visit.html", form=form, customer=customer), 422
+    moment = datetime.combine(form.visited_on.data, form.visited_time.data or time(12),
+                              tzinfo=store.tz)
+    amount = int((form.amount.data or Decimal(0)) * 100)
+    record_visit(customer, visited_at=moment, staff=served_by[form.staff_id.data],
+                 services=form.services.data.strip(), amount_fen=amount, prepaid_card=card,
+                 recorded_by=current_user)
+    flash(_("Visit recorded."), "success")
+    return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+@bp.route("/<int:customer_id>/care-notes/new", methods=["GET", "POST"])
+@login_required
+def care_note(customer_id):
+    customer = get_or_404(Customer, customer_id)
+    form = CareNoteForm()
+    if request.method == "POST" and form.validate():
+        last_visit = db.session.scalar(select(func.max(Visit.id)).where(
+            Visit.customer_id == customer.id))
+        db.session.add(CareNote(store_id=customer.store_id, customer_id=customer.id,
+                                visit_id=last_visit, staff_id=current_user.id,
+                                service_done=(form.service_done.data or "").strip(),
+                                skin_condition=(form.skin_condition.data or "").strip(),
+                                feedback=(form.feedback.data or "").strip()))
+        db.session.commit()
+        flash(_("Care note saved. It shows at the top of her card next time."), "success")
+        return redirect(url_for("customers.detail", customer_id=customer.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("customers/care_note.html", form=form, customer=customer), status

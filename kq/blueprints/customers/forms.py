@@ -1,0 +1,171 @@
+"""Customer, visit and care-note forms; every field is validated on the server."""
+import calendar
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
+                     SelectField, StringField, TextAreaField, TimeField)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from kq import labels
+
+
+def _choices(mapping, blank=True):
+    items = [SelectChoice("", "—")] if blank else []
+    for value, label in mapping.items():
+        items.append(SelectChoice(value, label[0] if isinstance(label, tuple) else label))
+    return items
+
+
+def _max(n):
+    return Length(max=n, message=_l("At most %(max)d characters.", max=n))
+
+
+class CustomerForm(FlaskForm):
+    # Basic profile
+    name = StringField(_l("Name"), validators=[InputRequired(message=_l("Enter her name.")),
+                                               _max(40)])
+    surname = StringField(_l("Surname"), validators=[Optional(), _max(10)])
+    title = StringField(_l("Title (小姐, 女士, 姐…)"), validators=[Optional(), _max(10)])
+    greeting_name = StringField(_l("Greeting name"), validators=[Optional(), _max(20)])
+    gender = SelectField(_l("Gender"), choices=_choices(labels.GENDERS), validate_choice=False)
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), _max(25)],
+                        render_kw={"inputmode": "tel", "autocomplete": "off"})
+    wechat_id = StringField(_l("WeChat ID"), validators=[Optional(), _max(40)])
+    birth_month = IntegerField(_l("Birthday: month"), validators=[
+        Optional(), NumberRange(1, 12, message=_l("Month is 1 to 12."))])
+    birth_day = IntegerField(_l("Birthday: day"), validators=[
+        Optional(), NumberRange(1, 31, message=_l("Day is 1 to 31."))])
+    birth_year = IntegerField(_l("Birth year (optional)"), validators=[
+        Optional(), NumberRange(1900, 2100, message=_l("Enter a year like 1988."))])
+    approx_age = IntegerField(_l("Approximate age"), validators=[
+        Optional(), NumberRange(10, 110, message=_l("Age is 10 to 110."))])
+    address = StringField(_l("Address"), validators=[Optional(), _max(200)])
+    email = StringField(_l("Email"), validators=[Optional(), _max(120)])
+    skin_type = SelectField(_l("Skin type"), choices=_choices(labels.SKIN_TYPES),
+                            validate_choice=False)
+    source = SelectField(_l("Source"), choices=_choices(labels.SOURCES), validate_choice=False)
+    referred_by_phone = StringField(_l("Referred by (her phone)"),
+                                    validators=[Optional(), _max(25)],
+                                    render_kw={"inputmode": "tel"})
+    marketing_consent = BooleanField(_l("Agrees to receive offers and messages"))
+    # Personal profile
+    occupation = StringField(_l("Work"), validators=[Optional(), _max(200)])
+    family = StringField(_l("Family"), validators=[Optional(), _max(200)])
+    personality_type = SelectField(_l("Personality"), choices=_choices(labels.PERSONALITY),
+                                   validate_choice=False)
+    buying_psychology = SelectField(_l("Buying psychology"), choices=_choices(labels.BUYING),
+                                    validate_choice=False)
+    spending_habits = StringField(_l("Spending habits"), validators=[Optional(), _max(200)])
+    style_preferences = StringField(_l("Style preferences"), validators=[Optional(), _max(200)])
+    hobbies = StringField(_l("Hobbies"), validators=[Optional(), _max(200)])
+    lifestyle = StringField(_l("Lifestyle"), validators=[Optional(), _max(200)])
+    service_preference = StringField(_l("How she likes to be served"),
+                                     validators=[Optional(), _max(200)])
+    promotion_attitude = StringField(_l("Attitude to promotions"),
+                                     validators=[Optional(), _max(200)])
+    personal_values = StringField(_l("Values"), validators=[Optional(), _max(200)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), _max(2000)])
+    # Classification
+    tier = SelectField(_l("Relationship tier"), choices=_choices(labels.TIERS),
+                       validate_choice=False)
+    purchasing_power = IntegerField(_l("Purchasing power (1–5)"), validators=[
+        Optional(), NumberRange(1, 5, message=_l("Purchasing power is 1 to 5."))])
+    tags = StringField(_l("Tags (separated by commas)"), validators=[Optional(), _max(300)])
+    key_override = SelectField(_l("Key customer"), validate_choice=False, choices=[
+        SelectChoice("", _l("Automatic (score and store rule)")),
+        SelectChoice("key", _l("Always key")), SelectChoice("general", _l("Always general"))])
+    key_override_reason = StringField(_l("Why (required when set by hand)"),
+                                      validators=[Optional(), _max(200)])
+    assigned_staff_id = SelectField(_l("Looked after by"), validate_choice=False, choices=[])
+
+    def _one_of(self, field, allowed):
+        if field.data and field.data not in allowed:
+            raise ValidationError(_l("Choose one of the options."))
+
+    def validate_gender(self, field):
+        self._one_of(field, labels.GENDERS)
+
+    def validate_skin_type(self, field):
+        self._one_of(field, labels.SKIN_TYPES)
+
+    def validate_source(self, field):
+        self._one_of(field, labels.SOURCES)
+
+    def validate_personality_type(self, field):
+        self._one_of(field, labels.PERSONALITY)
+
+    def validate_buying_psychology(self, field):
+        self._one_of(field, labels.BUYING)
+
+    def validate_tier(self, field):
+        self._one_of(field, labels.TIERS)
+
+    def validate_key_override(self, field):
+        self._one_of(field, ("key", "general"))
+        if field.data and not (self.key_override_reason.data or "").strip():
+            raise ValidationError(_l("Say why she is set by hand."))
+
+    def validate_birth_year(self, field):
+        if field.data and field.data > date.today().year:
+            raise ValidationError(_l("The birth year is in the future."))
+
+    def validate_email(self, field):
+        value = (field.data or "").strip()
+        if value and (value.count("@") != 1 or "." not in value.split("@")[1]
+                      or any(c.isspace() for c in value)):
+            raise ValidationError(_l("Enter an email address like name@example.com."))
+
+    def validate(self, extra_validators=None):
+        """Checks across fields (Optional() would stop a field's own validators early)."""
+        ok = super().validate(extra_validators)
+        if not (self.phone.data or "").strip() and not (self.wechat_id.data or "").strip():
+            self.phone.errors = [*self.phone.errors, _l("Enter a mobile phone or a WeChat ID.")]
+            ok = False
+        problem = self._birthday_problem()
+        if problem:
+            self.birth_day.errors = [*self.birth_day.errors, problem]
+            ok = False
+        return ok
+
+    def _birthday_problem(self):
+        month, day, year = self.birth_month.data, self.birth_day.data, self.birth_year.data
+        if self.birth_month.errors or self.birth_day.errors or self.birth_year.errors:
+            return None
+        if (month is None) != (day is None):
+            return _l("Enter both month and day, or neither.")
+        if month is None:
+            return None
+        # 29 February is a real birthday; a year, if given, must make the date exist.
+        if day > calendar.monthrange(year if year else 2000, month)[1]:
+            return _l("That day does not exist in that month.")
+        return None
+
+
+class VisitForm(FlaskForm):
+    visited_on = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter the date."))])
+    visited_time = TimeField(_l("Time"), validators=[Optional()])
+    services = StringField(_l("Services"), validators=[
+        InputRequired(message=_l("Enter what was done.")), _max(200)])
+    amount = DecimalField(_l("Amount paid (CNY)"), places=2, validators=[
+        Optional(), NumberRange(0, 1_000_000, message=_l("Enter an amount from 0 to 1,000,000."))])
+    staff_id = SelectField(_l("Served by"), validate_choice=False, choices=[])
+    prepaid_card_id = SelectField(_l("Use a session from a prepaid card"), validate_choice=False,
+                                  choices=[])
+    client_id = HiddenField()
+
+
+class CareNoteForm(FlaskForm):
+    service_done = TextAreaField(_l("What was done"), validators=[Optional(), _max(1000)])
+    skin_condition = TextAreaField(_l("Skin condition"), validators=[Optional(), _max(1000)])
+    feedback = TextAreaField(_l("Her feedback"), validators=[Optional(), _max(1000)])
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if not any((f.data or "").strip()
+                   for f in (self.service_done, self.skin_condition, self.feedback)):
+            self.feedback.errors = [*self.feedback.errors, _l("Write at least one of the three.")]
+            ok = False
+        return ok

@@ -1,0 +1,157 @@
+"""Customer records: phone normalisation, greeting names, search keys, tags, saving."""
+import itertools
+import re
+
+import phonenumbers
+from pypinyin import Style, lazy_pinyin, pinyin
+from sqlalchemy import delete, select
+
+from kq.extensions import db
+from kq.models import Customer, CustomerSearchKey, CustomerTag
+from kq.services import ServiceError
+
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容",
+                     "长孙", "宇文", "司徒", "夏侯", "令狐", "澹台", "公冶", "申屠", "太史",
+                     "端木", "轩辕", "钟离", "闻人", "万俟", "呼延", "南宫", "西门")
+KEY_LENGTH = 64
+
+
+class DuplicatePhone(ServiceError):
+    def __init__(self, existing):
+        super().__init__("duplicate_phone", field="phone")
+        self.existing = existing
+
+
+def normalize_phone(raw, region="CN"):
+    """'138 1234 5678', '+86-138…', '0086 138…' → '+8613812345678'. Raises ServiceError."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[\d\s()+\-.]{5,25}", text):
+        raise ServiceError("phone_invalid", field="phone")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise ServiceError("phone_invalid", field="phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ServiceError("phone_invalid", field="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def guess_surname(name):
+    name = (name or "").strip()
+    for compound in COMPOUND_SURNAMES:
+        if name.startswith(compound) and len(name) > len(compound):
+            return compound
+    return name[:1]
+
+
+def _endings(parts):
+    """['liang', 'xiao', 'juan'] → 'liangxiaojuan', 'xiaojuan', 'juan'."""
+    return {"".join(parts[i:]) for i in range(len(parts))}
+
+
+def search_keys(customer):
+    keys = set()
+    name = re.sub(r"\s+", "", customer.name or "").lower()
+    if name:
+        keys |= {name[i:] for i in range(len(name))}
+        # The surname may have several readings (曾 zeng/ceng, 单 shan/dan): keep them all.
+        first = pinyin(name[0], style=Style.NORMAL, heteronym=True)[0][:3]
+        rest = [p.lower() for p in lazy_pinyin(name[1:], style=Style.NORMAL)]
+        for reading in itertools.islice(first, 3):
+            syllables = [reading.lower()] + rest
+            keys |= _endings(syllables)
+            keys |= _endings([s[:1] for s in syllables if s])
+    if customer.phone:
+        digits = re.sub(r"\D", "", customer.phone)
+        national = digits[2:] if digits.startswith("86") else digits
+        keys.add(national)
+        keys |= {national[-n:] for n in range(4, min(len(national), 10) + 1)}
+    if customer.wechat_id:
+        keys.add(customer.wechat_id.lower())
+    return {k[:KEY_LENGTH] for k in keys if k}
+
+
+def refresh_search_keys(customer):
+    db.session.execute(delete(CustomerSearchKey).where(
+        CustomerSearchKey.customer_id == customer.id))
+    rows = [{"store_id": customer.store_id, "customer_id": customer.id, "key": key}
+            for key in sorted(search_keys(customer))]
+    if rows:
+        db.session.execute(CustomerSearchKey.__table__.insert(), rows)
+
+
+def normalize_query(q):
+    """What a search box string becomes: digits alone, or lower-case letters/characters."""
+    q = (q or "").strip().lower()
+    if re.fullmatch(r"[\d\s+\-()]+", q):
+        digits = re.sub(r"\D", "", q)
+        return digits[2:] if digits.startswith("86") and len(digits) > 11 else digits
+    return re.sub(r"[\s'’·.\-]+", "", q)[:KEY_LENGTH]
+
+
+def matching_ids(store_id, q):
+    """A subquery of customer ids whose keys start with q: one index range scan."""
+    q = normalize_query(q)
+    if not q:
+        return None
+    upper = q[:-1] + chr(ord(q[-1]) + 1)
+    return (select(CustomerSearchKey.customer_id)
+            .where(CustomerSearchKey.store_id == store_id, CustomerSearchKey.key >= q,
+                   CustomerSearchKey.key < upper))
+
+
+def set_tags(customer, names):
+    wanted = []
+    for name in names:
+        name = name.strip()[:30]
+        if name and name not in wanted:
+            wanted.append(name)
+    db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer.id))
+    for name in wanted[:20]:
+        db.session.add(CustomerTag(store_id=customer.store_id, customer_id=customer.id, name=name))
+
+
+def tags_of(customer_ids):
+    if not customer_ids:
+        return {}
+    result = {}
+    for customer_id, name in db.session.execute(
+            select(CustomerTag.customer_id, CustomerTag.name)
+            .where(CustomerTag.customer_id.in_(customer_ids)).order_by(CustomerTag.id)):
+        result.setdefault(customer_id, []).append(name)
+    return result
+
+
+def find_by_phone(store_id, phone, exclude_id=None):
+    """The store's card with this number. Never autoflushes: an edited card holding the
+    duplicate number must not hit the unique constraint before we can offer the other card."""
+    if not phone:
+        return None
+    query = select(Customer).where(Customer.store_id == store_id, Customer.phone == phone)
+    if exclude_id is not None:
+        query = query.where(Customer.id != exclude_id)
+    with db.session.no_autoflush:
+        return db.session.scalar(query)
+
+
+def save_customer(customer, *, tags=None, commit=True):
+    """Insert or update one customer with her search keys and tags, in one transaction.
+    Raises DuplicatePhone when another card of the store has the number."""
+    if customer.phone:
+        existing = find_by_phone(customer.store_id, customer.phone, customer.id)
+        if existing is not None:
+            raise DuplicatePhone(existing)
+    if not customer.surname:
+        customer.surname = guess_surname(customer.name)
+    if not customer.greeting_name:
+        customer.greeting_name = (customer.surname or "") + (customer.title or "")
+    db.session.add(customer)
+    db.session.flush()
+    refresh_search_keys(customer)
+    if tags is not None:
+        set_tags(customer, tags)
+    if commit:
+        db.session.commit()
+    return customer
