@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, insert, select, text
 
-from kq.demo import GIVEN_F, GIVEN_M, SERVICES, SURNAMES
+from kq.demo import GIVEN_F, GIVEN_M, SERVICES, SURNAMES, TRIAL_SHARE, TRIALS
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, MANAGER, Assignment, Contact, Customer, CustomerSearchKey,
                        PrepaidCard, Store, User, Visit)
@@ -111,17 +111,22 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
                     used_phones.add(phone)
                     break
             joined = today - timedelta(days=rng.randint(40, 540))
+            trial = rng.random() < TRIAL_SHARE  # came on a trial card; mostly never returned
             stop = (today - timedelta(days=rng.randint(31, (today - joined).days))
-                    if rng.random() < 0.6 else today - timedelta(days=rng.randint(0, 29)))
+                    if rng.random() < (0.8 if trial else 0.44)
+                    else today - timedelta(days=rng.randint(0, 29)))
             # At least one visit (the last, on `stop`); the rest spread over her time with us.
-            count = 1 + round(rng.expovariate(1 / (mean_visits - 1))) if mean_visits > 1 else 1
+            # Regulars make up for the trial customers' one or two visits in the mean.
+            regular_mean = (mean_visits - TRIAL_SHARE * 1.3) / (1 - TRIAL_SHARE)
+            count = (rng.choice((1, 1, 2)) if trial else
+                     1 + round(rng.expovariate(1 / (regular_mean - 1))) if regular_mean > 1 else 1)
             span = (stop - joined).days
             days = sorted([stop - timedelta(days=rng.randint(0, span)) for _ in range(count - 1)]
                           + [stop])
             staff_id = beauticians[n % len(beauticians)]
             spent, last = 0, None
             for day in days:
-                service, price = rng.choice(SERVICES)
+                service, price = rng.choice(TRIALS if trial else SERVICES)
                 moment = _local(tz, day, rng)
                 visit_rows.append({"id": ids[Visit].take(), "store_id": store.id,
                                    "customer_id": cid, "staff_id": rng.choice(beauticians),
@@ -154,7 +159,7 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
                                         "customer_id": cid, "staff_id": staff_id,
                                         "assigned_at": now - timedelta(days=rng.randint(20, 150)),
                                         "proposed_for_reassignment": False, "created_at": now})
-            if rng.random() < 0.3:
+            if not trial and rng.random() < 0.3:
                 card_rows.append({"id": ids[PrepaidCard].take(), "store_id": store.id,
                                   "customer_id": cid, "name": "疗程卡", "sessions_total": 10,
                                   "sessions_used": rng.randint(0, 10), "balance_fen": 0,

@@ -20,6 +20,8 @@ GIVEN_M = "伟强磊军洋勇杰涛斌超明刚平辉鹏华飞鑫波宇浩"
 SERVICES = (("面部深层清洁", 29800), ("补水护理", 36800), ("肩颈按摩", 19800),
             ("眼部护理", 25800), ("美白导入", 48000), ("背部SPA", 32800), ("身体护理", 39800),
             ("头部舒压", 16800), ("抗衰紧致", 68000))
+TRIALS = (("新客面部清洁体验", 3900), ("补水体验", 6800), ("肩颈体验", 9900))
+TRIAL_SHARE = 0.45
 SKIN = ("dry", "oily", "combination", "normal", "sensitive")
 SOURCES = ("walk_in", "referral", "trial_card", "online")
 HOBBIES = ("瑜伽", "烘焙", "旅行", "追剧", "跑步", "插花", "摄影", "读书")
@@ -77,16 +79,27 @@ def _customer(rng, store, used_phones, today, name=None, gender=None):
 
 
 def _history(rng, store, customer, staff_members, today, cards):
-    """Visits from joining until she stopped coming (60% stopped over 30 days ago)."""
+    """Visits from joining until she stopped coming. As in the trade, a large share came on a
+    trial or acquisition card, paid little and mostly did not come back; ~60% are dormant."""
+    trial = rng.random() < TRIAL_SHARE
     joined = today - timedelta(days=rng.randint(40, 540))
-    if rng.random() < 0.6:
+    if rng.random() < (0.8 if trial else 0.44):
         stop = today - timedelta(days=rng.randint(31, max(32, (today - joined).days)))
     else:
         stop = today - timedelta(days=rng.randint(0, 29))
     customer.created_at = _local(store, joined, 10)
+    if trial:
+        customer.source = rng.choice(("trial_card", "trial_card", "online"))
+        for n in range(rng.choice((1, 1, 2))):
+            service, price = rng.choice(TRIALS)
+            day = max(joined, stop - timedelta(days=14 * n))
+            record_visit(customer, visited_at=_local(store, day, rng.randint(10, 20)),
+                         staff=rng.choice(staff_members), services=service, amount_fen=price,
+                         commit=False, reclassify=False)
+        return
     interval = rng.choice((7, 10, 14, 21, 30, 45))
     card = None
-    if rng.random() < 0.35:
+    if rng.random() < 0.45:
         card = PrepaidCard(store_id=store.id, customer_id=customer.id,
                            name=rng.choice(("补水护理卡", "肩颈疗程卡", "年度会员卡")),
                            sessions_total=rng.choice((10, 12, 20)), balance_fen=0,

@@ -311,3 +311,8 @@ def test_manager_assigns_from_the_form(app, login, world):
         customer = db.session.scalar(db.select(Customer).where(Customer.phone == "+8613900004444"))
         assert customer.assigned_staff_id == world.users["beautician2"]
         assert db.session.get(User, world.users["beautician2"]).store_id == customer.store_id
+
+
+def test_duplicate_page_still_says_new_customer(login, world):
+    page = _new(login("manager"), phone="13812345678").get_data(as_text=True)
+    assert "<title>New customer" in page

@@ -80,18 +80,19 @@ def _form_page(form, customer, duplicate=None, status=200):
 
 
 def _save(form, customer, store, staff_ids, creating):
+    shown = None if creating else customer  # the page says "New customer" until it is saved
     errors = _apply(form, customer, store)
     if errors:
         for field, message in errors.items():
             getattr(form, field).errors = [message]
         db.session.rollback()
-        return _form_page(form, customer, status=422)
+        return _form_page(form, shown, status=422)
     tags = [t for t in (form.tags.data or "").replace("，", ",").split(",")]
     try:
         save_customer(customer, tags=tags, commit=False)
     except DuplicatePhone as duplicate:
         db.session.rollback()
-        return _form_page(form, customer, duplicate=duplicate.existing, status=409)
+        return _form_page(form, shown, duplicate=duplicate.existing, status=409)
     wanted = form.assigned_staff_id.data
     if current_user.is_manager and wanted in staff_ids:
         assign(customer, db.session.get(User, int(wanted)), by=current_user, commit=False)

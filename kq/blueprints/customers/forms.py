@@ -34,11 +34,11 @@ class CustomerForm(FlaskForm):
     phone = StringField(_l("Mobile phone"), validators=[Optional(), _max(25)],
                         render_kw={"inputmode": "tel", "autocomplete": "off"})
     wechat_id = StringField(_l("WeChat ID"), validators=[Optional(), _max(40)])
-    birth_month = IntegerField(_l("Birthday: month"), validators=[
+    birth_month = IntegerField(_l("Birth month"), validators=[
         Optional(), NumberRange(1, 12, message=_l("Month is 1 to 12."))])
-    birth_day = IntegerField(_l("Birthday: day"), validators=[
+    birth_day = IntegerField(_l("Day"), validators=[
         Optional(), NumberRange(1, 31, message=_l("Day is 1 to 31."))])
-    birth_year = IntegerField(_l("Birth year (optional)"), validators=[
+    birth_year = IntegerField(_l("Year (optional)"), validators=[
         Optional(), NumberRange(1900, 2100, message=_l("Enter a year like 1988."))])
     approx_age = IntegerField(_l("Approximate age"), validators=[
         Optional(), NumberRange(10, 110, message=_l("Age is 10 to 110."))])
