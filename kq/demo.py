@@ -3,8 +3,10 @@ import random
 from datetime import datetime, time, timedelta, timezone
 
 from kq.extensions import db
-from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Contact, Customer, Gift,
-                       PrepaidCard, Promise, Store, User)
+from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Complaint, ComplaintStep, Contact,
+                       Customer, Gift, GiftHandout, GiftStockMove, PrepaidCard, Promise, Store,
+                       User)
+from kq.models.engagement import COMPLAINT_STEPS
 from kq.services.assignments import assign
 from kq.services.classify import recompute_store
 from kq.services.customers import refresh_search_keys
@@ -173,6 +175,81 @@ def _populate(rng, store, n, staff_members, manager, used_phones, special=()):
     return customers
 
 
+DEMO_GIFTS = (("面膜礼盒", 19800, 2900, 60), ("护手霜", 6800, 1200, 40), ("精华小样", 12800, 2000, 12))
+CAMPAIGNS = ("双十一感恩季", "生日关怀", None)
+
+
+def _engagement(rng, store, manager, customers, gifts=DEMO_GIFTS):
+    """Gift stock with its history, handouts over three months, reservations (two ready today),
+    promises, and complaints (one open with its next step due today, one closed)."""
+    today = store.today()
+    rows = []
+    for name, value, cost, quantity in gifts:
+        gift = Gift(store_id=store.id, name=name, face_value_fen=value, unit_cost_fen=cost,
+                    quantity=quantity, reserved=0)
+        db.session.add(gift)
+        db.session.flush()
+        db.session.add(GiftStockMove(store_id=store.id, gift_id=gift.id, change=quantity,
+                                     quantity_after=quantity, reason="initial",
+                                     staff_id=manager.id,
+                                     created_at=_local(store, today - timedelta(days=95), 10)))
+        rows.append(gift)
+    assigned = [c for c in customers if c.assigned_staff_id]
+    for _ in range(min(36, len(assigned))):
+        customer, gift = rng.choice(assigned), rng.choice(rows)
+        if gift.quantity < 6:  # keep some on the shelf for the reservations below
+            continue
+        moment = _local(store, today - timedelta(days=rng.randint(1, 90)), rng.randint(10, 19))
+        gift.quantity -= 1
+        db.session.add(GiftHandout(
+            store_id=store.id, gift_id=gift.id, customer_id=customer.id,
+            staff_id=customer.assigned_staff_id, status="handed_out",
+            campaign=rng.choice(CAMPAIGNS), handed_out_at=moment,
+            handed_out_by_id=customer.assigned_staff_id, face_value_fen=gift.face_value_fen,
+            unit_cost_fen=gift.unit_cost_fen, created_at=moment - timedelta(days=3)))
+    staff_ids = sorted({c.assigned_staff_id for c in assigned})
+    first = [c for c in assigned if c.assigned_staff_id == staff_ids[0]]
+    for i, customer in enumerate(first[:5]):
+        gift = rows[i % len(rows)]
+        if gift.quantity - gift.reserved < 1:
+            continue
+        gift.reserved += 1
+        db.session.add(GiftHandout(
+            store_id=store.id, gift_id=gift.id, customer_id=customer.id,
+            staff_id=customer.assigned_staff_id, status="reserved",
+            pickup_after=today + timedelta(days=0 if i < 2 else 3 * i),
+            campaign=CAMPAIGNS[0] if i % 2 == 0 else None))
+    for i, customer in enumerate(assigned[:8]):
+        db.session.add(Promise(store_id=store.id, customer_id=customer.id,
+                               staff_id=customer.assigned_staff_id,
+                               what=("送一次免费肩颈按摩", "到货后通知新款精华",
+                                     "周末帮她预约双人护理")[i % 3],
+                               due_on=today + timedelta(days=i - 3 if i != 3 else 0)))
+    if len(first) > 8:
+        moment = _local(store, today - timedelta(days=2), 15)
+        open_one = Complaint(store_id=store.id, customer_id=first[6].id,
+                             staff_id=first[6].assigned_staff_id, received_at=moment,
+                             channel="in_person", summary="做完补水护理后两颊发红，"
+                             "觉得美容师没有提前说明可能的反应。", status="open",
+                             next_step_due_on=today)
+        closed = Complaint(store_id=store.id, customer_id=first[7].id,
+                           staff_id=first[7].assigned_staff_id,
+                           received_at=moment - timedelta(days=30), channel="phone",
+                           summary="预约时间被改了两次，等了四十分钟。", status="closed",
+                           closed_at=moment - timedelta(days=20))
+        db.session.add_all([open_one, closed])
+        db.session.flush()
+        notes = {"listen": "让她把话说完，记下了发红的位置和时间", "empathise": "理解她的担心",
+                 "apologise": "为没有提前说明向她道歉"}
+        for step in COMPLAINT_STEPS[:3]:
+            db.session.add(ComplaintStep(complaint_id=open_one.id, step=step, done_at=moment,
+                                         staff_id=open_one.staff_id, note=notes[step]))
+        for n, step in enumerate(COMPLAINT_STEPS):
+            db.session.add(ComplaintStep(complaint_id=closed.id, step=step,
+                                         done_at=closed.received_at + timedelta(days=n),
+                                         staff_id=manager.id, note="已处理"))
+
+
 def load_demo(customers=1000, seed=20261122):
     rng = random.Random(seed)
     main = Store(name="丽颜美容会所", phone="021-6288 1234", address="上海市静安区南京西路 1266 号")
@@ -192,18 +269,8 @@ def load_demo(customers=1000, seed=20261122):
                                special=("梁小娟", "梁晓静"))
     second_customers = _populate(rng, second, max(20, customers // 16), [beautician7], manager2,
                                  used)
-    db.session.add_all([
-        Gift(store_id=main.id, name="面膜礼盒", face_value_fen=19800, unit_cost_fen=2900, quantity=40),
-        Gift(store_id=main.id, name="护手霜", face_value_fen=6800, unit_cost_fen=1200, quantity=25),
-        Gift(store_id=main.id, name="精华小样", face_value_fen=12800, unit_cost_fen=2000, quantity=5),
-        Gift(store_id=second.id, name="香薰蜡烛", face_value_fen=8800, unit_cost_fen=1800, quantity=10),
-    ])
-    today = main.today()
-    for i, customer in enumerate(main_customers[:6]):
-        db.session.add(Promise(store_id=main.id, customer_id=customer.id,
-                               staff_id=beauticians[i % 6].id,
-                               what="送一次免费肩颈按摩" if i % 2 else "到货后通知新款精华",
-                               due_on=today + timedelta(days=i - 2)))
+    _engagement(rng, main, manager, main_customers)
+    _engagement(rng, second, manager2, second_customers, gifts=(("香薰蜡烛", 8800, 1800, 10),))
     db.session.flush()
     for customer in main_customers + second_customers:
         refresh_search_keys(customer)

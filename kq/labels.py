@@ -58,3 +58,16 @@ KEY_REASONS = {
     "spend": _l("Spent more than the store's key amount"),
     "score": _l("In the store's top share by score"),
 }
+
+# SPEC §8: the nine steps of handling a complaint, each with its one line of guidance.
+COMPLAINT_STEPS = {
+    "listen": (_l("Listen"), _l("Let her say it all; do not interrupt or argue.")),
+    "empathise": (_l("Empathise"), _l("Show you understand how she feels.")),
+    "apologise": (_l("Apologise"), _l("Say sorry for how it made her feel, sincerely.")),
+    "analyse": (_l("Analyse"), _l("Find out what really went wrong and why.")),
+    "explain": (_l("Explain"), _l("Tell her plainly what happened, without excuses.")),
+    "resolve": (_l("Resolve"), _l("Agree the fix with her and do it.")),
+    "compensate": (_l("Compensate"), _l("Make it up to her, with a gift if fitting.")),
+    "confirm": (_l("Confirm satisfaction"), _l("Ask whether she is satisfied now.")),
+    "follow_up": (_l("Follow up"), _l("Check in again later; win back her trust.")),
+}

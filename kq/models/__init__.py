@@ -4,7 +4,8 @@ from kq.models.base import utcnow
 from kq.models.checklist import ChecklistRun, MessageTemplate
 from kq.models.contact import Contact, Task
 from kq.models.customer import Customer, CustomerSearchKey, CustomerTag
-from kq.models.engagement import Complaint, ComplaintStep, Gift, GiftHandout, Promise
+from kq.models.engagement import (Complaint, ComplaintStep, Gift, GiftHandout, GiftStockMove,
+                                  Promise)
 from kq.models.service import CareNote, PointsEntry, PrepaidCard, Visit
 from kq.models.staffing import Assignment, LedgerEntry
 from kq.models.store import Store
@@ -12,6 +13,6 @@ from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 
 __all__ = [
     "AuditEvent", "Assignment", "BEAUTICIAN", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
-    "Customer", "CustomerSearchKey", "CustomerTag", "Gift", "GiftHandout", "LedgerEntry", "MANAGER", "OWNER",
+    "Customer", "CustomerSearchKey", "CustomerTag", "Gift", "GiftHandout", "GiftStockMove", "LedgerEntry", "MANAGER", "OWNER",
     "PointsEntry", "PrepaidCard", "Promise", "ROLES", "Store", "Task", "User", "Visit", "utcnow",
 ]

@@ -88,5 +88,7 @@ class PointsEntry(TimestampMixin, db.Model):
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(String(200))
+    price_fen: Mapped[int | None]  # what the redeemed service or product cost
 
     visit = relationship("Visit")
+    staff = relationship("User")

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
                        Promise, Task, User, Visit)
-from kq.models.engagement import Gift
+from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
 
 UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
 
@@ -143,12 +143,16 @@ def _promises_gifts_complaints(d):
                    GiftHandout.pickup_after == day, Customer.deleted_at.is_(None))):
         d.add(handout.staff_id, handout.customer_id, "gift_pickup", handout_id=handout.id,
               gift=handout.name)
+    steps_done = (select(func.count(ComplaintStep.id))
+                  .where(ComplaintStep.complaint_id == Complaint.id).scalar_subquery())
     for complaint in db.session.execute(
-            select(Complaint.id, Complaint.customer_id, Complaint.staff_id)
+            select(Complaint.id, Complaint.customer_id, Complaint.staff_id,
+                   steps_done.label("done"))
             .where(Complaint.store_id == store.id, Complaint.status == "open",
                    Complaint.next_step_due_on == day)):
+        step = COMPLAINT_STEPS[min(complaint.done, len(COMPLAINT_STEPS) - 1)]
         d.add(complaint.staff_id, complaint.customer_id, "complaint_follow_up",
-              complaint_id=complaint.id)
+              complaint_id=complaint.id, step=step)
 
 
 def _relationship_touches(d, red):
@@ -237,3 +241,43 @@ def ensure_day(store, day):
     with write_intent():
         created = generate_day(store, day)
     return created
+
+
+def put_item(store, staff_id, customer_id, kind, detail, day=None):
+    """Something became due after the day's list was built (a gift reserved for today, a
+    promise due today, the next complaint step): put it on the list now, or reopen it."""
+    from kq.models.contact import OPEN
+
+    day = day or store.today()
+    existing = db.session.scalar(select(Task).where(
+        Task.staff_id == staff_id, Task.customer_id == customer_id, Task.kind == kind,
+        Task.due_on == day))
+    if existing is not None:
+        existing.status, existing.done_at, existing.detail = OPEN, None, detail
+        return
+    insert_ignoring_duplicates(Task, [{
+        "store_id": store.id, "staff_id": staff_id, "customer_id": customer_id, "kind": kind,
+        "due_on": day, "status": OPEN, "detail": detail}], UNIQUE)
+
+
+def items_for(store, customer_id, kind, key, value):
+    """The open items of one kind for one customer that point at a given row (by detail key)."""
+    from kq.models.contact import OPEN
+
+    rows = db.session.scalars(select(Task).where(
+        Task.store_id == store.id, Task.customer_id == customer_id, Task.kind == kind,
+        Task.status == OPEN)).all()
+    return [t for t in rows if (t.detail or {}).get(key) == value]
+
+
+def close_items(store, customer_id, kind, key, value, *, drop=False):
+    """Tick off (or, when the thing was cancelled, remove) the items that pointed at a row."""
+    from kq.models import utcnow
+    from kq.models.contact import DONE
+
+    now = utcnow()
+    for task in items_for(store, customer_id, kind, key, value):
+        if drop:
+            db.session.delete(task)
+        else:
+            task.status, task.done_at = DONE, now

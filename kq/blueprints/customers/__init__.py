@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("customers", __name__)
 
-from kq.blueprints.customers import editing, routes  # noqa: E402,F401 - attach the views
+from kq.blueprints.customers import commitments, editing, routes  # noqa: E402,F401 - views

@@ -5,7 +5,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
-                     SelectField, StringField, TextAreaField, TimeField)
+                     RadioField, SelectField, StringField, TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -169,3 +169,70 @@ class CareNoteForm(FlaskForm):
             self.feedback.errors = [*self.feedback.errors, _l("Write at least one of the three.")]
             ok = False
         return ok
+
+
+# Points, promises and complaints ------------------------------------------------------------
+
+REDEEM_LABELS = {"redeem_service": _l("A service (1 point = 1 CNY)"),
+                 "redeem_product": _l("A product (at most half in points)")}
+COMPLAINT_CHANNEL_LABELS = {"in_person": _l("In person"), "phone": _l("Phone"),
+                            "wechat": _l("WeChat"), "review": _l("Online review"),
+                            "other": _l("Other")}
+
+
+class RedeemForm(FlaskForm):
+    kind = RadioField(_l("Pays for"), validate_choice=False, default="redeem_service",
+                      choices=_choices(REDEEM_LABELS, blank=False))
+    item = StringField(_l("Service or product"), validators=[
+        InputRequired(message=_l("Name the service or product (at most 60 characters).")),
+        _max(60)])
+    price = DecimalField(_l("Price (CNY)"), places=2, validators=[
+        InputRequired(message=_l("Enter the price, more than 0 and at most 100,000.")),
+        NumberRange(0, 100_000, message=_l("Enter the price, more than 0 and at most 100,000."))])
+    points = IntegerField(_l("Points to use"), validators=[
+        InputRequired(message=_l("Enter a whole number of points, more than 0."))])
+    note = StringField(_l("Note"), validators=[Optional(), _max(200)])
+
+
+class AdjustPointsForm(FlaskForm):
+    adjust_points = IntegerField(_l("Points (+ or −)"), validators=[
+        InputRequired(message=_l("Enter a whole number of points other than 0."))])
+    adjust_note = StringField(_l("Reason"), validators=[
+        InputRequired(message=_l("Say why, in at most 200 characters.")), _max(200)])
+
+
+class PromiseForm(FlaskForm):
+    what = StringField(_l("What was promised"), validators=[
+        InputRequired(message=_l("Write what was promised, in at most 200 characters.")),
+        _max(200)])
+    due_on = DateField(_l("Due on"), validators=[
+        InputRequired(message=_l("Choose a due date from today to a year ahead."))])
+    staff_id = SelectField(_l("Who keeps it"), validate_choice=False, choices=[])
+
+
+class ResolvePromiseForm(FlaskForm):
+    outcome = SelectField(validate_choice=False, choices=[])
+    note = StringField(_l("Note"), validators=[Optional(), _max(200)])
+
+
+class ComplaintForm(FlaskForm):
+    received_on = DateField(_l("Received on"), validators=[
+        InputRequired(message=_l("Choose the date it came in: not in the future, at most a "
+                                 "year ago."))])
+    channel = SelectField(_l("How it came in"), validate_choice=False,
+                          choices=_choices(COMPLAINT_CHANNEL_LABELS, blank=False))
+    summary = TextAreaField(_l("What she complained about"), validators=[
+        InputRequired(message=_l("Write what she complained about, in at most 2,000 "
+                                 "characters.")), _max(2000)])
+    staff_id = SelectField(_l("Who works on it"), validate_choice=False, choices=[])
+
+
+class StepForm(FlaskForm):
+    step = HiddenField()
+    done_on = DateField(_l("Done on"), validators=[
+        InputRequired(message=_l("Choose a date from when it came in up to today."))])
+    note = TextAreaField(_l("What was said and done"), validators=[Optional(), _max(2000)])
+    next_due_on = DateField(_l("Next step due"), validators=[Optional()])
+    gift_id = SelectField(_l("Gift as compensation (optional)"), validate_choice=False,
+                          choices=[])
+    pickup_after = DateField(_l("Gift ready from"), validators=[Optional()])

@@ -10,8 +10,8 @@ from kq import labels
 from kq.blueprints.customers import bp
 from kq.extensions import db
 from kq.masking import can_see_phone, masked_phone, national
-from kq.models import (BEAUTICIAN, CareNote, Contact, Customer, CustomerTag, PrepaidCard, User,
-                       Visit)
+from kq.models import (BEAUTICIAN, CareNote, Complaint, Contact, Customer, CustomerTag,
+                       GiftHandout, PrepaidCard, Promise, User, Visit)
 from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services.audit import audit
@@ -124,6 +124,19 @@ def detail(customer_id):
         care_notes=recent(CareNote, CareNote.created_at.desc(), 3),
         contacts=recent(Contact, Contact.contacted_at.desc(), 5),
         visits=recent(Visit, Visit.visited_at.desc(), 10),
+        gifts=db.session.scalars(select(GiftHandout).where(
+            GiftHandout.customer_id == customer.id, GiftHandout.status != "cancelled")
+            .options(joinedload(GiftHandout.gift))
+            .order_by((GiftHandout.status == "reserved").desc(), GiftHandout.id.desc())
+            .limit(6)).all(),
+        promises=db.session.scalars(select(Promise).where(Promise.customer_id == customer.id)
+                                    .options(joinedload(Promise.staff))
+                                    .order_by((Promise.status == "open").desc(),
+                                              Promise.due_on.desc()).limit(6)).all(),
+        complaints=db.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id)
+                                      .order_by((Complaint.status == "open").desc(),
+                                                Complaint.received_at.desc()).limit(5)).all(),
+        can_contact=can_contact(current_user, customer),
         tags=tags_of([customer.id]).get(customer.id, []),
         referrer=db.session.get(Customer, customer.referred_by_id)
         if customer.referred_by_id else None)

@@ -11,7 +11,7 @@ from kq import labels, scripts
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
 from kq.extensions import db
-from kq.models import BEAUTICIAN, Customer, MessageTemplate, User
+from kq.models import BEAUTICIAN, Complaint, Customer, MessageTemplate, User
 from kq.scoping import current_store, scoped
 
 
@@ -101,3 +101,22 @@ def templates():
     db.session.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("manager.templates") + f"#k-{kind}")
+
+
+@bp.route("/complaints")
+@manager_required
+def complaints():
+    """Open complaints first (the most overdue step first), then the last 30 closed."""
+    from sqlalchemy.orm import joinedload, selectinload
+
+    store = current_store()
+    options = (joinedload(Complaint.customer), joinedload(Complaint.staff),
+               selectinload(Complaint.steps))
+    open_ones = db.session.scalars(
+        scoped(Complaint).where(Complaint.status == "open").options(*options)
+        .order_by(Complaint.next_step_due_on.asc().nulls_last(), Complaint.id)).all()
+    closed = db.session.scalars(
+        scoped(Complaint).where(Complaint.status == "closed").options(*options)
+        .order_by(Complaint.closed_at.desc()).limit(30)).all()
+    return render_template("manager/complaints.html", open_ones=open_ones, closed=closed,
+                           today=store.today(), labels=labels)

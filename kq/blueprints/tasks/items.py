@@ -46,5 +46,10 @@ def reason(task):
     if kind == "satisfaction":
         return _("Satisfaction callback: ask for a score (1–5) and suggestions")
     if kind == "complaint_follow_up":
+        from kq.labels import COMPLAINT_STEPS
+
+        step = COMPLAINT_STEPS.get(detail.get("step"))
+        if step:
+            return _("Complaint: the next step is due — %(step)s", step=step[0])
         return _("Complaint: the next step is due")
     return _("Campaign message")

@@ -1,0 +1,40 @@
+"""Small helpers shared by the forms of several blueprints."""
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DecimalField
+from wtforms.validators import NumberRange, Optional
+
+
+def money_field(label, required=False, maximum=100_000):
+    """Yuan with at most two decimals; the service gets fen."""
+    return DecimalField(label, places=2, validators=[Optional(), NumberRange(
+        0, maximum, message=_l("Enter an amount from 0 to %(max)s.", max=f"{maximum:,}"))])
+
+
+def to_fen(value):
+    if value is None:
+        return None
+    try:
+        return int((Decimal(value) * 100).to_integral_value())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def show_errors(form, error):
+    """Put a service's refusal on the form: per field where it names one, else on top."""
+    message = error.message
+    if isinstance(message, dict):
+        for field, text in message.items():
+            target = getattr(form, field, None)
+            if target is not None and hasattr(target, "errors"):
+                target.errors = [*target.errors, text] if isinstance(target.errors, list) \
+                    else [text]
+            else:
+                form.form_errors.append(text)
+    elif error.field and hasattr(getattr(form, error.field, None), "errors"):
+        target = getattr(form, error.field)
+        target.errors = [*target.errors, message] if isinstance(target.errors, list) \
+            else [message]
+    else:
+        form.form_errors.append(message)
