@@ -1,4 +1,4 @@
-"""`flask --app app kq …`: demo salon, users. Later issues add `tasks generate`, `ledger run`."""
+"""`flask --app app kq …`: demo salon, users, checklists, the ledger, benchmark data."""
 import click
 from flask.cli import AppGroup
 
@@ -79,6 +79,32 @@ def tasks_generate(day, store_id):
         raise click.ClickException(f"no store with id {store_id}")
     for sid, created in generate_checklists(store_id, day).items():
         click.echo(f"store {sid}: {created} new items")
+
+
+ledger_cli = AppGroup("ledger", help="The reward/penalty ledger.")
+kq_cli.add_command(ledger_cli)
+
+
+@ledger_cli.command("run")
+@click.option("--date", "day", help="Local date YYYY-MM-DD; default: each store's yesterday "
+              "(a complete day). The six days before it are looked at too.")
+@click.option("--store", "store_id", type=int, help="One store; default: every store.")
+def ledger_run(day, store_id):
+    """Count rewards and penalties (safe to run again: nothing is counted twice)."""
+    from datetime import date
+
+    from kq.jobs import run_ledgers
+
+    if day:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+    if store_id is not None and db.session.get(Store, store_id) is None:
+        raise click.ClickException(f"no store with id {store_id}")
+    for sid, created in run_ledgers(store_id, day).items():
+        click.echo(f"store {sid}: {created['rewards']} new rewards, "
+                   f"{created['penalties']} new penalties")
 
 
 @kq_cli.command("schedule")

@@ -277,5 +277,10 @@ def load_demo(customers=1000, seed=20261122):
     recompute_store(main, commit=False)
     recompute_store(second, commit=False)
     db.session.commit()
+    from kq.services.ledger import run_ledger
+
+    for store in (main, second):  # the last eight weeks of rewards and penalties, as if run daily
+        for weeks_ago in range(8, 0, -1):
+            run_ledger(store, store.today() - timedelta(days=7 * weeks_ago - 6))
     return (f"{len(main_customers)} + {len(second_customers)} customers, "
             f"{len(beauticians) + 1} beauticians, 2 managers, 1 owner")

@@ -46,6 +46,26 @@ def generate_checklists(store_id=None, day_iso=None):
     return created
 
 
+@with_app
+def run_ledgers(store_id=None, day_iso=None):
+    """The ledger for one store-day, or for every store's yesterday (a complete day; the run
+    also looks at the six days before). Returns {store_id: {"rewards": n, "penalties": n}}."""
+    from datetime import date
+
+    from kq.extensions import db
+    from kq.models import Store
+    from kq.services.ledger import run_ledger
+
+    query = db.select(Store).order_by(Store.id)
+    if store_id is not None:
+        query = query.where(Store.id == store_id)
+    created = {}
+    for store in db.session.scalars(query).all():
+        day = date.fromisoformat(day_iso) if day_iso else store.today() - timedelta(days=1)
+        created[store.id] = run_ledger(store, day)
+    return created
+
+
 def next_run_at(now=None, tz_name=None):
     """The next DAILY_AT in the default timezone, as aware UTC."""
     from zoneinfo import ZoneInfo
@@ -60,9 +80,10 @@ def next_run_at(now=None, tz_name=None):
 
 @with_app
 def daily_checklists():
-    """The scheduled run: re-classify, generate today's lists for every store, then book
-    tomorrow's run."""
+    """The scheduled run: re-classify, count yesterday's rewards and penalties, generate
+    today's lists for every store, then book tomorrow's run."""
     recompute_classifications()
+    run_ledgers()
     created = generate_checklists()
     schedule_daily()
     return created

@@ -71,3 +71,30 @@ COMPLAINT_STEPS = {
     "confirm": (_l("Confirm satisfaction"), _l("Ask whether she is satisfied now.")),
     "follow_up": (_l("Follow up"), _l("Check in again later; win back her trust.")),
 }
+
+# SPEC §6: why a dormant customer left, and what kind of win-back she needs.
+CHURN_REASONS = {
+    "unprofessional": _l("We were not professional enough"),
+    "relationship": _l("Poor relationship (birthday forgotten, no call for months, calls only "
+                       "to sell)"),
+    "no_results": _l("Paid but saw no results"),
+    "oversold": _l("Too much selling"),
+    "other": _l("Other (untidy shop, her beautician left, new owners)"),
+}
+REACTIVATION = {
+    "card_unused": _l("Prepaid card not used up"),
+    "well_off_used": _l("Well-off, card used up"),
+    "poor_unwilling": _l("Not well-off, card used up, does not want to return"),
+    "poor_willing": _l("Not well-off, card used up, willing"),
+    "neglected": _l("Lost through our neglect"),
+}
+REACTIVATION_OFFERS = {
+    "card_unused": _l("One service free, as often as she likes, for a month."),
+    "well_off_used": _l("One free service a month for a year; learn her preferences before "
+                        "offering more."),
+    "poor_unwilling": _l("Keep her name and phone only; do not contact; managed "
+                                 "separately."),
+    "poor_willing": _l("The year-long free-service offer; a special-price card."),
+    "neglected": _l("Apologise first; 4 free sessions, one a week; no selling on the first 2 "
+                    "visits; then a trial package (e.g. 398 CNY for 6 services)."),
+}

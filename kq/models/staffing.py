@@ -1,7 +1,7 @@
 """Who looks after whom (history kept), and the append-only reward/penalty ledger (SPEC §7)."""
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kq.extensions import db
@@ -35,7 +35,9 @@ class LedgerEntry(TimestampMixin, db.Model):
     """Never edited or deleted; a manager may void one with a reason."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_store_period", "store_id", "period", "staff_id"),)
+    __table_args__ = (Index("ix_ledger_entries_store_period", "store_id", "period", "staff_id"),
+                      Index("ix_ledger_entries_store_day", "store_id", "occurred_on"),
+                      Index("ix_ledger_entries_assignment", "assignment_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
@@ -56,3 +58,17 @@ class LedgerEntry(TimestampMixin, db.Model):
 
     staff = relationship("User", foreign_keys=[staff_id])
     customer = relationship("Customer")
+
+
+class ReactivationOffer(TimestampMixin, db.Model):
+    """A store's own wording of the suggested offer for one reactivation category (SPEC §6);
+    without a row the built-in suggestion applies."""
+
+    __tablename__ = "reactivation_offers"
+    __table_args__ = (UniqueConstraint("store_id", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    category: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

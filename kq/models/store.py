@@ -35,6 +35,9 @@ class Store(TimestampMixin, db.Model):
     band_window_days: Mapped[int] = mapped_column(default=90)
     band_high_visits: Mapped[int] = mapped_column(default=6)  # in the window: high (key)
     band_medium_visits: Mapped[int] = mapped_column(default=3)  # fairly high (potential)
+    # Meeting targets (SPEC §9): contacts per beautician a day, reactivations a month.
+    daily_contact_target: Mapped[int] = mapped_column(default=15, server_default="15")
+    monthly_reactivation_target: Mapped[int] = mapped_column(default=3, server_default="3")
     # Set by the classification run: the lowest score inside the top key_share_pct.
     key_score_threshold: Mapped[int | None]
 

@@ -1,5 +1,5 @@
 // Keqing service worker: precaches the app shell; pages come from the network, with an offline page.
-const VERSION = "kq-shell-v1";
+const VERSION = "kq-shell-v2";
 const SHELL = [
   "/offline",
   "/static/css/app.css",

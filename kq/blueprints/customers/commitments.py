@@ -238,3 +238,25 @@ def complaint(customer_id, complaint_id):
                            form=form, steps=COMPLAINT_STEPS, done=done, next_step=next_step,
                            labels=labels.COMPLAINT_STEPS, channels=COMPLAINT_CHANNEL_LABELS,
                            may_work=may_work, today=today), status
+
+
+# Why she left, and the win-back plan (SPEC §6) ------------------------------------------------
+
+@bp.post("/<int:customer_id>/win-back")
+@login_required
+def win_back(customer_id):
+    customer = get_or_404(Customer, customer_id)
+    _allowed(customer)
+    reason, category = request.form.get("churn_reason") or None, \
+        request.form.get("reactivation_category") or None
+    if (reason and reason not in labels.CHURN_REASONS) or \
+            (category and category not in labels.REACTIVATION):
+        flash(_("Choose from the lists."), "error")
+        return redirect(url_for("customers.detail", customer_id=customer.id))
+    customer.churn_reason, customer.reactivation_category = reason, category
+    if category == "poor_unwilling" and not customer.do_not_contact:
+        # The trade keeps only her name and number and stops calling her.
+        customer.do_not_contact, customer.do_not_contact_reason = True, "churned"
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("customers.detail", customer_id=customer.id) + "#win-back")

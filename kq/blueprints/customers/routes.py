@@ -101,6 +101,16 @@ def index():
                            national=national, shows_phone=shows_phone)
 
 
+def _offer(store, category):
+    if not category:
+        return None
+    from kq.models import ReactivationOffer
+
+    own = db.session.scalar(select(ReactivationOffer.text).where(
+        ReactivationOffer.store_id == store.id, ReactivationOffer.category == category))
+    return own or labels.REACTIVATION_OFFERS.get(category)
+
+
 @bp.route("/<int:customer_id>")
 @login_required
 def detail(customer_id):
@@ -137,6 +147,7 @@ def detail(customer_id):
                                       .order_by((Complaint.status == "open").desc(),
                                                 Complaint.received_at.desc()).limit(5)).all(),
         can_contact=can_contact(current_user, customer),
+        offer=_offer(store, customer.reactivation_category),
         tags=tags_of([customer.id]).get(customer.id, []),
         referrer=db.session.get(Customer, customer.referred_by_id)
         if customer.referred_by_id else None)

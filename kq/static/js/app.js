@@ -1,4 +1,4 @@
-// Keqing's own small script: registers the service worker. No framework.
+// Keqing's own small script: registers the service worker; "tick all" boxes. No framework.
 (function () {
   "use strict";
   if ("serviceWorker" in navigator) {
@@ -6,4 +6,13 @@
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
     });
   }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var name = box && box.getAttribute && box.getAttribute("data-check-all");
+    if (!name) return;
+    var form = box.form || document;
+    form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (other) {
+      other.checked = box.checked;
+    });
+  });
 })();
