@@ -27,7 +27,7 @@ STYLE = Style(
 
 def _config(**extra):
     base = dict(style=STYLE, js=[], disable_xml_declaration=True, explicit_size=False,
-                width=520, height=420, legend_at_bottom=True, legend_at_bottom_columns=2,
+                show_legend=False,
                 show_y_guides=True, truncate_legend=-1, truncate_label=-1, margin=12,
                 print_values=False)
     base.update(extra)
@@ -44,23 +44,41 @@ def _svg(chart, alt=""):
         alt, Markup(data))
 
 
-def line_chart(labels, series, *, title=None, percent=True, highlight_first=True, alt=""):
+PAGE = {"width": 520, "height": 400}
+PRINT = {"width": 760, "height": 380}
+
+
+def line_chart(labels, series, *, title=None, percent=True, highlight_first=True, alt="",
+               size=None):
     """labels: x labels; series: [(name, [values])]; the first series drawn heavier."""
-    chart = pygal.Line(**_config(title=title, dots_size=3, stroke_style={"width": 2},
-                                 x_label_rotation=40, range=(0, 100) if percent else None,
-                                 value_formatter=(lambda v: f"{v:.0f}%") if percent else str))
+    options = dict(title=title, dots_size=3, stroke_style={"width": 2}, x_label_rotation=40,
+                   range=(0, 100) if percent else None,
+                   value_formatter=(lambda v: f"{v:.0f}%") if percent else str)
+    options.update(size or PAGE)
+    chart = pygal.Line(**_config(**options))
     chart.x_labels = labels
     for i, (name, values) in enumerate(series):
-        options = {"stroke_style": {"width": 4}, "dots_size": 4} if (i == 0 and highlight_first) \
+        extra = {"stroke_style": {"width": 4}, "dots_size": 4} if (i == 0 and highlight_first) \
             else {}
-        chart.add(name, values, **options)
-    return _svg(chart, alt)
+        chart.add(name, values, **extra)
+    return _svg(chart, alt) + legend([name for name, _values in series])
 
 
-def bar_chart(labels, series, *, title=None, alt=""):
-    chart = pygal.Bar(**_config(title=title, x_label_rotation=0, print_values=True,
-                                value_formatter=lambda v: f"{v:g}"))
+def bar_chart(labels, series, *, title=None, alt="", size=None):
+    options = dict(title=title, x_label_rotation=0, print_values=True,
+                   value_formatter=lambda v: f"{v:g}")
+    options.update(size or PAGE)
+    chart = pygal.Bar(**_config(**options))
     chart.x_labels = labels
     for name, values in series:
         chart.add(name, values)
-    return _svg(chart, alt)
+    return _svg(chart, alt) + legend([name for name, _values in series])
+
+
+def legend(names):
+    """The key under a chart, in HTML (pygal's own legend loses rows when it wraps). The
+    swatch classes sw-0… match PALETTE in app.css and in the print stylesheet."""
+    items = Markup("").join(
+        Markup('<li><span class="sw sw-{}"></span>{}</li>').format(i % len(PALETTE), name)
+        for i, name in enumerate(names))
+    return Markup('<ul class="chart-legend">{}</ul>').format(items)

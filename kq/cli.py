@@ -107,6 +107,19 @@ def ledger_run(day, store_id):
                    f"{created['penalties']} new penalties")
 
 
+reports_cli = AppGroup("reports", help="Printed reports.")
+kq_cli.add_command(reports_cli)
+
+
+@reports_cli.command("cleanup")
+@click.option("--days", type=int, help="Keep this many days (default: REPORT_RETENTION_DAYS).")
+def reports_cleanup(days):
+    """Delete printed reports older than the retention period, with their files."""
+    from kq.services.printing import cleanup
+
+    click.echo(f"{cleanup(days)} old reports deleted")
+
+
 @kq_cli.command("schedule")
 def schedule():
     """Book the daily 05:00 checklist run in Redis (then run `rq worker --with-scheduler kq`)."""

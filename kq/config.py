@@ -59,6 +59,8 @@ class Config:
     ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     TESTING = False
+    REPORTS_DIR = os.environ.get("KQ_REPORTS_DIR") or str(INSTANCE_DIR / "reports")
+    REPORT_RETENTION_DAYS = int(os.environ.get("KQ_REPORT_RETENTION_DAYS", "7"))
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret()
@@ -75,6 +77,9 @@ class TestConfig(Config):
     ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
     def __init__(self, database_url=None):
+        import tempfile
+
         self.SECRET_KEY = "test-only-" + secrets.token_hex(8)
+        self.REPORTS_DIR = tempfile.mkdtemp(prefix="kq-reports-")
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.RATELIMIT_STORAGE_URI = "memory://"

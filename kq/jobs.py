@@ -66,6 +66,27 @@ def run_ledgers(store_id=None, day_iso=None):
     return created
 
 
+@with_app
+def build_report(report_id):
+    """Build one printed report (kq.services.printing). Outside a request (an RQ worker) a
+    request context is made so templates and translations work as they do on a page."""
+    from flask import has_request_context
+
+    from kq.services.printing import build
+
+    if has_request_context():
+        return build(report_id)
+    with current_app.test_request_context("/reports/job"):
+        return build(report_id)
+
+
+@with_app
+def cleanup_reports():
+    from kq.services.printing import cleanup
+
+    return cleanup()
+
+
 def next_run_at(now=None, tz_name=None):
     """The next DAILY_AT in the default timezone, as aware UTC."""
     from zoneinfo import ZoneInfo
@@ -84,6 +105,7 @@ def daily_checklists():
     today's lists for every store, then book tomorrow's run."""
     recompute_classifications()
     run_ledgers()
+    cleanup_reports()
     created = generate_checklists()
     schedule_daily()
     return created

@@ -37,7 +37,7 @@ def window_from(args, store):
     return "1m", store.dormant_after_days
 
 
-def dormant_chart(store, days, staff, trend):
+def dormant_chart(store, days, staff, trend, size=None):
     names = [(None, _("Whole store"))] + [(s.id, s.display_name) for s in staff]
     series = []
     for staff_id, name in names:
@@ -47,7 +47,8 @@ def dormant_chart(store, days, staff, trend):
                 counts.get(staff_id, (0, 0))
             values.append(reports.rate(total, dormant) if total else None)
         series.append((name, values))
-    return line_chart([m for m, _c in trend], series)
+    return line_chart([m for m, _c in trend], series, size=size,
+                      alt=_("Dormant rate by month"))
 
 
 @bp.route("/dormant")
