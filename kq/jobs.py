@@ -81,6 +81,16 @@ def build_report(report_id):
 
 
 @with_app
+def snapshot_dormant_months():
+    from kq.extensions import db
+    from kq.models import Store
+    from kq.services.reports import snapshot_months
+
+    for store in db.session.scalars(db.select(Store).order_by(Store.id)).all():
+        snapshot_months(store)
+
+
+@with_app
 def cleanup_reports():
     from kq.services.printing import cleanup
 
@@ -105,6 +115,7 @@ def daily_checklists():
     today's lists for every store, then book tomorrow's run."""
     recompute_classifications()
     run_ledgers()
+    snapshot_dormant_months()
     cleanup_reports()
     created = generate_checklists()
     schedule_daily()

@@ -215,3 +215,16 @@ def test_stored_codes_fit_their_columns():
 
     for mapping in (labels.CHURN_REASONS, labels.REACTIVATION):
         assert all(len(code) <= 20 for code in mapping)
+
+
+def test_finished_months_are_counted_once_and_kept(app, world):
+    from kq.models import DormantSnapshot
+
+    with app.app_context():
+        store, today = _population(world, n=15)
+        first = reports.dormant_trend(store, 30, months=6, today=today)
+        kept = db.session.scalar(db.select(db.func.count(DormantSnapshot.id)))
+        assert kept >= 5  # five finished months, one row per staff group
+        again = reports.dormant_trend(store, 30, months=6, today=today)
+        assert again == first
+        assert db.session.scalar(db.select(db.func.count(DormantSnapshot.id))) == kept

@@ -38,3 +38,20 @@ class Report(TimestampMixin, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     requested_by = relationship("User")
+
+
+class DormantSnapshot(db.Model):
+    """How many customers each staff member had, and how many were dormant, at the end of a
+    finished month, for one window. Past months do not change, so the monthly trend reads
+    these instead of recounting months of visits on every page view and every print."""
+
+    __tablename__ = "dormant_snapshots"
+    __table_args__ = (UniqueConstraint("store_id", "month", "window_days", "staff_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    window_days: Mapped[int]
+    staff_key: Mapped[int]  # the staff member's id, or 0 for customers nobody looked after
+    customers: Mapped[int]
+    dormant: Mapped[int]

@@ -80,16 +80,51 @@ def month_ends(today, months):
     return list(reversed(ends))
 
 
-def dormant_trend(store, window_days, months=12, today=None):
+def dormant_trend(store, window_days, months=12, today=None, save=True):
     """[(YYYY-MM, {staff id or None: (customers, dormant)})] month by month; the current month
-    is today's figure."""
+    is today's figure, finished months come from their snapshots (made on first need)."""
+    from kq.models import DormantSnapshot
+    from kq.services.checklist import insert_ignoring_duplicates
+
     today = today or store.today()
-    trend = []
-    for end in month_ends(today, months):
-        counts = dormant_now(store, window_days, today) if end == today else \
-            dormant_at(store, end, window_days)
-        trend.append((end.strftime("%Y-%m"), counts))
+    ends = month_ends(today, months)
+    names = [end.strftime("%Y-%m") for end in ends]
+    stored = {}
+    for month, staff_key, customers, dormant in db.session.execute(
+            select(DormantSnapshot.month, DormantSnapshot.staff_key, DormantSnapshot.customers,
+                   DormantSnapshot.dormant)
+            .where(DormantSnapshot.store_id == store.id,
+                   DormantSnapshot.window_days == window_days,
+                   DormantSnapshot.month.in_(names))):
+        stored.setdefault(month, {})[staff_key or None] = (customers, dormant)
+    trend, new_rows = [], []
+    for end, month in zip(ends, names, strict=True):
+        if end == today:
+            trend.append((month, dormant_now(store, window_days, today)))
+            continue
+        if month not in stored:
+            counts = dormant_at(store, end, window_days)
+            stored[month] = counts
+            new_rows += [{"store_id": store.id, "month": month, "window_days": window_days,
+                          "staff_key": staff_id or 0, "customers": total, "dormant": dormant}
+                         for staff_id, (total, dormant) in counts.items()]
+        trend.append((month, stored[month]))
+    if new_rows and save:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            insert_ignoring_duplicates(DormantSnapshot, new_rows,
+                                       ("store_id", "month", "window_days", "staff_key"))
+            db.session.commit()
+        except OperationalError:  # another writer holds SQLite's lock: count again next time
+            db.session.rollback()
     return trend
+
+
+def snapshot_months(store, today=None):
+    """The daily job fills last months' snapshots for the report's usual windows."""
+    for window in sorted({store.dormant_after_days, *WINDOWS.values()}):
+        dormant_trend(store, window, months=12, today=today)
 
 
 def totals(counts):
