@@ -41,6 +41,10 @@ def register(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        if _wants_json():  # the phone's outbox fetches a fresh token and sends again
+            return jsonify(error="csrf_expired", message=_(
+                "The form was open too long or came from elsewhere. Reload the page and try "
+                "again.")), 400
         return _page(400, _("Page expired"),
                      _("The form was open too long or came from elsewhere. Reload the page and "
                        "try again."))

@@ -1,9 +1,17 @@
-// Keqing service worker: precaches the app shell; pages come from the network, with an offline page.
-const VERSION = "kq-shell-v2";
+// Keqing service worker.
+// - The app shell is precached under a versioned name; older shells are removed on activation.
+// - Today's checklist and today's customers' cards: network first, the last copy when offline.
+//   Nothing else personal is kept, and those pages are deleted on sign-out.
+// - Any other page offline: the offline page.
+const VERSION = "kq-shell-v3";
+const PAGES = "kq-pages-v1";
+const TODAY = "/tasks/today";
+const ALLOWED = "/__today-customers";
 const SHELL = [
   "/offline",
   "/static/css/app.css",
   "/static/js/app.js",
+  "/static/js/outbox.js",
   "/static/icons/icon-192.png",
   "/manifest.webmanifest",
 ];
@@ -20,14 +28,63 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+async function allowedCards() {
+  const cache = await caches.open(PAGES);
+  const hit = await cache.match(ALLOWED);
+  return hit ? new Set(await hit.json()) : new Set();
+}
+
+async function keepable(path) {
+  if (path === TODAY) return true;
+  if (!/^\/customers\/\d+$/.test(path)) return false;
+  return (await allowedCards()).has(path);
+}
+
+async function networkFirst(request, path) {
+  const cache = await caches.open(PAGES);
+  try {
+    const response = await fetch(request);
+    const signedIn = response.ok && !response.redirected && new URL(response.url).pathname === path;
+    if (signedIn) await cache.put(path, response.clone());
+    return response;
+  } catch (error) {
+    return (await cache.match(path)) || (await caches.match("/offline"));
+  }
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(() => caches.match("/offline")));
+    event.respondWith((async () => {
+      if (!url.search && (await keepable(url.pathname))) return networkFirst(request, url.pathname);
+      try {
+        return await fetch(request);
+      } catch (error) {
+        return caches.match("/offline");
+      }
+    })());
     return;
   }
-  if (new URL(request.url).pathname.startsWith("/static/")) {
-    event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
+  if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
+    event.respondWith(caches.match(request, { ignoreSearch: true }).then((hit) => hit || fetch(request)));
   }
+});
+
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "today" && Array.isArray(data.cards)) {
+    // Today's customers: their cards may be kept; yesterday's copies are dropped.
+    event.waitUntil((async () => {
+      const cache = await caches.open(PAGES);
+      const keep = new Set(data.cards.filter((p) => /^\/customers\/\d+$/.test(p)));
+      await cache.put(ALLOWED, new Response(JSON.stringify([...keep]), { headers: { "Content-Type": "application/json" } }));
+      for (const request of await cache.keys()) {
+        const path = new URL(request.url).pathname;
+        if (path.startsWith("/customers/") && !keep.has(path)) await cache.delete(request);
+      }
+    })());
+  }
+  if (data.type === "sign-out") event.waitUntil(caches.delete(PAGES));
 });

@@ -1,0 +1,200 @@
+"""The PWA in a real browser on a phone-sized screen: Debian's chromium driven by Playwright at
+390x844, mobile and touch, against the app served on a free port."""
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+
+from kq.extensions import db
+from kq.models import Contact, Customer, Store, User
+from kq.services.assignments import assign
+from tests.conftest import PASSWORD
+from tests.factories import CustomerFactory
+from tests.helpers import at, load
+
+CHROMIUM = os.environ.get("KQ_CHROMIUM", "/usr/lib/chromium/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="Debian's chromium is not installed (make system-deps)")
+
+
+@pytest.fixture
+def live(make_app):
+    """The app, with CSRF on as in production, served by a real HTTP server in a thread."""
+    from werkzeug.serving import make_server
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def phone():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                      has_touch=True, locale="en-US",
+                                      extra_http_headers={"Accept-Language": "en"})
+        yield context
+        context.close()
+        browser.close()
+
+
+def _world(app):
+    from tests.factories import build_world
+
+    with app.app_context():
+        world = build_world(PASSWORD)
+        store = load(Store, world.store1)
+        staff = load(User, world.users["beautician1"])
+        for i in range(4):
+            customer = CustomerFactory(store_id=store.id, name=f"睡美人{i}",
+                                       last_visit_at=at(store.today() - timedelta(days=60 + i)))
+            assign(customer, staff, at=at(store.today() - timedelta(days=200)), commit=False)
+        db.session.commit()
+    return world
+
+
+def _contacts(app):
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(Contact.id)))
+
+
+def _sign_in(page, base, username="beautician1"):
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}/tasks/today")
+
+
+def _log(page, index, outcome="no_answer"):
+    task = page.locator("li.task").nth(index)
+    task.locator("details.log > summary").click()
+    task.locator(f'button[name="outcome"][value="{outcome}"]').click()
+
+
+def _eventually(page, script, arg=None, timeout=15.0):
+    """Poll an async page expression (page.evaluate awaits promises; wait_for_function would
+    take the promise itself as a truthy answer)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script, arg)
+        if value or time.monotonic() > deadline:
+            return value
+        page.wait_for_timeout(100)
+
+
+def _outbox_is(page, n):
+    done = _eventually(page, f"window.kqOutbox.all().then(e => e.length === {n})")
+    assert done, "outbox holds {}, expected {}".format(
+        page.evaluate("window.kqOutbox.all().then(e => e.length)"), n)
+
+
+def test_offline_outbox_syncs_exactly_once(live, phone):
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page.reload()  # now through the service worker, which keeps today's list
+    assert page.locator("li.task").count() >= 4
+
+    # Online: one outcome, two taps, stored at once.
+    _log(page, 0)
+    _outbox_is(page, 0)
+    assert _contacts(app) == 1
+
+    # Offline: three outcomes wait on the phone.
+    phone.set_offline(True)
+    for i in (1, 2, 3):
+        _log(page, i)
+    _outbox_is(page, 3)
+    assert "3 waiting to sync" in page.locator("[data-outbox-status]").inner_text()
+    saved = page.evaluate("window.kqOutbox.all()")
+    assert _contacts(app) == 1
+
+    # A reload offline is served by the service worker, outbox intact.
+    page.reload()
+    assert page.locator("li.task").count() >= 4
+    page.wait_for_function(
+        "document.querySelector('[data-waiting]').textContent.includes('3')", timeout=10000)
+
+    # Back online with an expired CSRF token: a fresh one is fetched, all three arrive once.
+    page.evaluate("sessionStorage.setItem('kq-csrf', 'expired-token')")
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _outbox_is(page, 0)
+    assert _contacts(app) == 4
+
+    # Replaying the same outbox again stores nothing new.
+    page.evaluate("entries => Promise.all(entries.map(e => window.kqOutbox.put(e)))"
+                  ".then(() => window.kqOutbox.sync())", saved)
+    _outbox_is(page, 0)
+    assert _contacts(app) == 4
+    with app.app_context():
+        client_ids = {c.client_id for c in db.session.scalars(db.select(Contact))}
+        assert {e["client_id"] for e in saved} <= client_ids
+
+
+def test_without_a_session_entries_wait_and_rejections_are_shown(live, phone):
+    app, base = live
+    world = _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    phone.clear_cookies()  # the session ends (expired, or signed out elsewhere)
+    _log(page, 0)
+    page.wait_for_timeout(500)
+    _outbox_is(page, 1)
+    assert _contacts(app) == 0
+    _sign_in(page, base)  # the next start after signing in sends it
+    _outbox_is(page, 0)
+    assert _contacts(app) == 1
+    # An entry the server refuses (another store's customer) is shown, not dropped.
+    page.evaluate("id => window.kqOutbox.put({client_id: '7d1c9e0a-1111-4222-8333-444455556666',"
+                  " label: 'test', payload: {client_id: '7d1c9e0a-1111-4222-8333-444455556666',"
+                  " customer_id: String(id), channel: 'phone', outcome: 'reached'}})"
+                  ".then(() => window.kqOutbox.sync())", world.customers["other_store"])
+    assert _eventually(page, "window.kqOutbox.all().then(e => e.length === 1 && "
+                             "!!e[0].rejected)")
+    page.evaluate("window.kqOutbox.sync()")
+    assert "another store" in page.locator("[data-outbox-status]").inner_text()
+    assert _contacts(app) == 1
+
+
+def test_manifest_service_worker_and_phone_layout(live, phone):
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    manifest = page.request.get(f"{base}/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/tasks/today" and manifest["display"] == "standalone"
+    assert manifest["short_name"] == "客情"
+    assert any(i.get("purpose") == "maskable" for i in manifest["icons"])
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    for path in ("/tasks/today", "/customers/", "/calls/", "/more"):
+        page.goto(base + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, path
+        small = page.evaluate("""[...document.querySelectorAll('a.btn, button.btn, .bottom-nav a')]
+            .filter(e => e.offsetParent && e.getBoundingClientRect().height < 36).length""")
+        assert small == 0, path
+    # Signing out clears the kept pages.
+    page.goto(base + "/logout")
+    page.click("form[data-logout] button[type=submit]")
+    page.wait_for_url(f"{base}/login*")
+    kept = page.evaluate("caches.open('kq-pages-v1').then(c => c.keys()).then(k => k.length)")
+    assert kept == 0
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Customer.id))) >= 4
