@@ -79,7 +79,7 @@ def _sign_in(page, base, username="beautician1"):
 
 def _log(page, index, outcome="no_answer"):
     task = page.locator("li.task").nth(index)
-    task.locator("details.log > summary").click()
+    task.locator("[data-log-open]").click()
     task.locator(f'button[name="outcome"][value="{outcome}"]').click()
 
 
@@ -121,15 +121,16 @@ def test_offline_outbox_syncs_exactly_once(live, phone):
     for i in (1, 2, 3):
         _log(page, i)
     _outbox_is(page, 3)
-    assert "3 waiting to sync" in page.locator("[data-outbox-status]").inner_text()
+    assert _eventually(page, "document.querySelector('[data-outbox-status]').innerText"
+                             ".includes('3 waiting to sync')")
     saved = page.evaluate("window.kqOutbox.all()")
     assert _contacts(app) == 1
 
     # A reload offline is served by the service worker, outbox intact.
     page.reload()
     assert page.locator("li.task").count() >= 4
-    page.wait_for_function(
-        "document.querySelector('[data-waiting]').textContent.includes('3')", timeout=10000)
+    assert _eventually(page, "document.querySelector('[data-waiting]').textContent"
+                             ".includes('3 waiting')")
 
     # Back online with an expired CSRF token: a fresh one is fetched, all three arrive once.
     page.evaluate("sessionStorage.setItem('kq-csrf', 'expired-token')")
@@ -169,7 +170,8 @@ def test_without_a_session_entries_wait_and_rejections_are_shown(live, phone):
     assert _eventually(page, "window.kqOutbox.all().then(e => e.length === 1 && "
                              "!!e[0].rejected)")
     page.evaluate("window.kqOutbox.sync()")
-    assert "another store" in page.locator("[data-outbox-status]").inner_text()
+    assert _eventually(page, "document.querySelector('[data-outbox-status]').innerText"
+                             ".includes('another store')")
     assert _contacts(app) == 1
 
 

@@ -14,6 +14,23 @@
       if (registration.active) registration.active.postMessage({ type: "today", cards: cards });
     });
   }
+  // Log on Today: one copy of the form (from its <template>) under the item tapped.
+  document.addEventListener("click", function (event) {
+    var open = event.target.closest && event.target.closest("[data-log-open]");
+    var template = document.getElementById("log-panel");
+    if (!open || !template) return;
+    event.preventDefault();
+    var item = open.closest(".task") || open.parentNode;
+    var shown = item.querySelector("form[data-log-form]");
+    if (shown) { shown.remove(); open.classList.remove("is-open"); return; }
+    var form = template.content.firstElementChild.cloneNode(true);
+    form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer");
+    form.querySelector('[name="task_id"]').value = open.getAttribute("data-task");
+    form.querySelector('[name="client_id"]').value = window.crypto && crypto.randomUUID ? crypto.randomUUID() : "";
+    form.setAttribute("data-inline", "");
+    item.appendChild(form);
+    open.classList.add("is-open");
+  });
   document.addEventListener("change", function (event) {
     var box = event.target;
     var name = box && box.getAttribute && box.getAttribute("data-check-all");

@@ -121,6 +121,11 @@
         });
         item.appendChild(text); item.appendChild(drop); list.appendChild(item);
       });
+      // Items logged on this phone but not yet sent show as done, also on a cached page.
+      entries.forEach(function (entry) {
+        var item = entry.payload && entry.payload.task_id && document.getElementById("t" + entry.payload.task_id);
+        if (item && !entry.rejected) item.classList.add("is-done", "is-saved");
+      });
       var warning = document.querySelector("[data-outbox-warning]");
       if (warning) warning.hidden = !entries.length;
       return entries;
@@ -155,8 +160,11 @@
       // A new client id for the next entry from this same panel.
       var field = form.querySelector('input[name="client_id"]');
       if (field) field.value = uuid();
-      var panel = form.closest("details.log");
-      if (panel) panel.open = false;
+      if (form.hasAttribute("data-inline")) {
+        var opener = item && item.querySelector("[data-log-open]");
+        if (opener) opener.classList.remove("is-open");
+        form.remove();
+      }
       if (item) item.classList.add("is-done", "is-saved");
       return sync();
     });
