@@ -12,7 +12,7 @@ from kq import create_app
 from kq.benchdata import fill
 from kq.config import TestConfig
 from kq.extensions import db
-from kq.models import ChecklistRun, Store, Task
+from kq.models import ChecklistRun, Store, Task, User
 from kq.services.checklist import generate_day
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -104,6 +104,72 @@ def pdf_figures(app, store):
     return rows
 
 
+def load_figures(database_url, username):
+    """/tasks/today under gunicorn (2 workers × 4 threads on this 2-core machine) with wrk's
+    16 concurrent connections, against the floor page and a hello-world route."""
+    import re
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    import requests
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return [("load test skipped: wrk is not installed", 0.0, "", "apt-get install wrk")]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-only-secret",
+               KQ_LOGIN_LIMIT="1000 per minute", REDIS_URL="")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads",
+                               "4", "--bind", f"127.0.0.1:{port}", "--chdir", str(root),
+                               "bench.wsgi:app"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(base + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        session = requests.Session()
+        page = session.get(base + "/login").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        session.post(base + "/login", data={"username": username, "password": "bench1234",
+                                            "csrf_token": token})
+        today = session.get(base + "/tasks/today")
+        items = today.text.count('class="task ')
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        seconds = int(os.environ.get("BENCH_LOAD_SECONDS", "10"))
+        results = {}
+        for name, path in (("today", "/tasks/today"), ("floor", f"/bench/floor/{username}"),
+                           ("hello", "/bench/hello")):
+            out = subprocess.run([wrk, "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
+                                  str(root / "bench" / "p95.lua"), "-H", f"Cookie: {cookie}",
+                                  base + path], capture_output=True, text=True).stdout
+            line = next(x for x in out.splitlines() if x.startswith("KQ "))
+            f = dict(part.split("=") for part in line[3:].split())
+            results[name] = (int(f["requests"]) / (int(f["duration_us"]) / 1e6),
+                             int(f["p95_us"]) / 1000, int(f["errors"]))
+        rps, p95, errors = results["today"]
+        rows.append((f"/tasks/today, {items} items, 16 clients", rps, "req/s",
+                     f"p95 {p95:.0f} ms (goal < 50 ms); {rps / results['floor'][0]:.2f}× the "
+                     f"floor page (goal ≥ 0.8); {errors} errors"))
+        rows.append(("floor page (same query, bare template)", results["floor"][0], "req/s",
+                     f"p95 {results['floor'][1]:.0f} ms"))
+        rows.append(("hello-world Flask route", results["hello"][0], "req/s",
+                     f"p95 {results['hello'][1]:.0f} ms"))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return rows
+
+
 def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,10 +195,16 @@ def main():
             rows += search_figures(store)
             rows += ledger_figures(store)
             rows += pdf_figures(app, store)
+            beautician = db.session.scalar(db.select(User.username).where(
+                User.store_id == store.id, User.role == "beautician").order_by(User.id))
+            db.session.commit()
             db.engine.dispose()
+            rows += load_figures(str(db.engine.url), beautician)
     print(f"\n{'figure (median of %d)' % RUNS:<52} {'value':>10}  goal")
-    for name, seconds, goal in rows:
-        print(f"{name:<52} {seconds:>9.3f}s  {goal}")
+    for row in rows:
+        name, value, unit, goal = row if len(row) == 4 else (row[0], row[1], "s", row[2])
+        shown = f"{value:>9.3f}s" if unit == "s" else f"{value:>7.1f} {unit}"
+        print(f"{name:<52} {shown:>12}  {goal}")
 
 
 if __name__ == "__main__":

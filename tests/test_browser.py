@@ -185,13 +185,19 @@ def test_manifest_service_worker_and_phone_layout(live, phone):
     assert manifest["short_name"] == "客情"
     assert any(i.get("purpose") == "maskable" for i in manifest["icons"])
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-    for path in ("/tasks/today", "/customers/", "/calls/", "/more"):
-        page.goto(base + path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, path
-        small = page.evaluate("""[...document.querySelectorAll('a.btn, button.btn, .bottom-nav a')]
-            .filter(e => e.offsetParent && e.getBoundingClientRect().height < 36).length""")
-        assert small == 0, path
+    for width in (360, 390, 430):
+        page.set_viewport_size({"width": width, "height": 844})
+        for path in ("/tasks/today", "/customers/", "/customers/1", "/calls/", "/gifts/",
+                     "/more"):
+            page.goto(base + path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (width, path)
+            small = page.evaluate("""[...document.querySelectorAll(
+                'a.btn, button.btn, summary.btn, .bottom-nav a, .choice, .seg-opt')]
+                .filter(e => e.offsetParent && e.getBoundingClientRect().height < 44)
+                .map(e => e.textContent.trim())""")
+            assert small == [], (width, path, small)
+    page.set_viewport_size({"width": 390, "height": 844})
     # Signing out clears the kept pages.
     page.goto(base + "/logout")
     page.click("form[data-logout] button[type=submit]")

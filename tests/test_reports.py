@@ -216,3 +216,24 @@ def test_cli_cleanup(app, world):
     result = app.test_cli_runner().invoke(args=["kq", "reports", "cleanup", "--days", "3"])
     assert result.exit_code == 0 and "0 old reports deleted" in result.output
 
+
+
+def test_every_page_carries_the_store_name_and_the_date(app, login, world):
+    with app.app_context():
+        store = load(Store, world.store1)
+        store.name = '一店 "<b>'
+        for i in range(90):
+            CustomerFactory(store_id=store.id, last_visit_at=at(store.today() - timedelta(
+                days=40 + i)))
+        db.session.commit()
+    client = login("manager")
+    _ask(client, "dormant", days="30")
+    with app.app_context():
+        report_id = _latest().id
+    response = client.get(f"/reports/{report_id}/download")
+    reader = PdfReader(io.BytesIO(response.data))
+    assert len(reader.pages) >= 3
+    for number, page in enumerate(reader.pages, start=1):
+        text = page.extract_text()
+        assert '一店 "<b>' in text and "printed" in text, number
+        assert f"{number} / {len(reader.pages)}" in text

@@ -345,6 +345,19 @@ def _cards(store, params, progress):
                                   "labels": labels, "today": store.today()}
 
 
+def css_string(text):
+    """A CSS string literal for the page margins: every character outside plain letters,
+    digits, CJK and spaces is written as a CSS escape, so no name can end the string or the
+    <style> element."""
+    out = []
+    for ch in str(text):
+        if ch.isalnum() or ch in " ·-_.,()（）":
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):06x}")
+    return '"' + "".join(out) + '"'
+
+
 def render_html(report, progress=lambda p: None):
     store = db.session.get(Store, report.store_id)
     builders = {"morning": _morning, "evening": _evening, "ledger": _ledger,
@@ -354,7 +367,7 @@ def render_html(report, progress=lambda p: None):
     else:
         template, context = _cards(store, report.params, progress)
     return render_template(template, store=store, title=title_of(report),
-                           printed_at=store.local_now(), **context)
+                           printed_at=store.local_now(), css_string=css_string, **context)
 
 
 def write_pdf(html):
