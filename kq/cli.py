@@ -57,6 +57,18 @@ def create_user(username, display_name, role, store_id, store_name, password):
     click.echo(f"Created {role} {username} in store {store.id} ({store.name}).")
 
 
+def _check_day_and_store(day, store_id):
+    from datetime import date
+
+    if day:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+    if store_id is not None and db.session.get(Store, store_id) is None:
+        raise click.ClickException(f"no store with id {store_id}")
+
+
 tasks_cli = AppGroup("tasks", help="Daily checklists.")
 kq_cli.add_command(tasks_cli)
 
@@ -66,17 +78,10 @@ kq_cli.add_command(tasks_cli)
 @click.option("--store", "store_id", type=int, help="One store; default: every store.")
 def tasks_generate(day, store_id):
     """Generate the checklists (safe to run again: nothing is duplicated)."""
-    from datetime import date
 
     from kq.jobs import generate_checklists
 
-    if day:
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
-    if store_id is not None and db.session.get(Store, store_id) is None:
-        raise click.ClickException(f"no store with id {store_id}")
+    _check_day_and_store(day, store_id)
     for sid, created in generate_checklists(store_id, day).items():
         click.echo(f"store {sid}: {created} new items")
 
@@ -91,17 +96,10 @@ kq_cli.add_command(ledger_cli)
 @click.option("--store", "store_id", type=int, help="One store; default: every store.")
 def ledger_run(day, store_id):
     """Count rewards and penalties (safe to run again: nothing is counted twice)."""
-    from datetime import date
 
     from kq.jobs import run_ledgers
 
-    if day:
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
-    if store_id is not None and db.session.get(Store, store_id) is None:
-        raise click.ClickException(f"no store with id {store_id}")
+    _check_day_and_store(day, store_id)
     for sid, created in run_ledgers(store_id, day).items():
         click.echo(f"store {sid}: {created['rewards']} new rewards, "
                    f"{created['penalties']} new penalties")

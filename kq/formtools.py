@@ -38,3 +38,12 @@ def show_errors(form, error):
             else [message]
     else:
         form.form_errors.append(message)
+
+
+def flash_refusal(error):
+    """A service's refusal as one flashed message (for actions without a form page)."""
+    from flask import flash
+
+    message = error.message
+    flash(" ".join(str(m) for m in message.values()) if isinstance(message, dict)
+          else str(message), "error")

@@ -9,20 +9,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from kq.extensions import db
-from kq.models import Complaint, ComplaintStep, Customer, Promise, utcnow
+from kq.models import Complaint, ComplaintStep, Promise, utcnow
 from kq.models.engagement import COMPLAINT_CHANNELS, COMPLAINT_STEPS
 from kq.services import ServiceError
+from kq.services.customers import live_customer
 from kq.services.checklist import close_items, put_item
 
 MAX_AHEAD = timedelta(days=366)
 
-
-def _customer(store, customer_id):
-    customer = db.session.scalar(select(Customer).where(
-        Customer.id == customer_id, Customer.store_id == store.id, Customer.deleted_at.is_(None)))
-    if customer is None:
-        raise LookupError("customer")
-    return customer
 
 
 def _moment(store, day):
@@ -35,7 +29,7 @@ def _moment(store, day):
 # Promises -----------------------------------------------------------------------------------
 
 def make_promise(store, *, customer_id, what, due_on, staff, by):
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     what = (what or "").strip()
     today = store.today()
     errors = {}
@@ -82,7 +76,7 @@ def resolve_promise(store, promise_id, *, outcome, note, by):
 # Complaints ---------------------------------------------------------------------------------
 
 def open_complaint(store, *, customer_id, received_on, channel, summary, staff, by):
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     summary = (summary or "").strip()
     today = store.today()
     errors = {}

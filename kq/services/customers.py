@@ -155,3 +155,12 @@ def save_customer(customer, *, tags=None, commit=True):
     if commit:
         db.session.commit()
     return customer
+
+
+def live_customer(store, customer_id):
+    """A customer of this store who is not deleted, else LookupError (→ 404)."""
+    customer = db.session.scalar(select(Customer).where(
+        Customer.id == customer_id, Customer.store_id == store.id, Customer.deleted_at.is_(None)))
+    if customer is None:
+        raise LookupError("customer")
+    return customer

@@ -11,9 +11,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from kq.extensions import db
-from kq.models import Customer, Gift, GiftHandout, GiftStockMove, utcnow
+from kq.models import Gift, GiftHandout, GiftStockMove, utcnow
 from kq.models.engagement import STOCK_REASONS
 from kq.services import ServiceError
+from kq.services.customers import live_customer
 from kq.services.checklist import close_items, put_item
 
 MAX_QUANTITY = 100_000
@@ -121,13 +122,6 @@ def move_stock(store, gift_id, *, change, reason, note, by):
     return gift
 
 
-def _customer(store, customer_id):
-    customer = db.session.scalar(select(Customer).where(
-        Customer.id == customer_id, Customer.store_id == store.id, Customer.deleted_at.is_(None)))
-    if customer is None:
-        raise LookupError("customer")
-    return customer
-
 
 def _check_handout_fields(store, pickup_after, campaign, note):
     errors = {}
@@ -147,7 +141,7 @@ def reserve(store, *, customer_id, gift_id, staff, by, pickup_after=None, campai
             note=None, commit=True):
     """Hold one gift for a customer. `staff` hands it out and sees it on her list once the
     pickup date has come (today, when there is none)."""
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     gift = _gift(store, gift_id)
     campaign, note = (campaign or "").strip() or None, (note or "").strip() or None
     _check_handout_fields(store, pickup_after, campaign, note)
@@ -205,7 +199,7 @@ def hand_out(store, handout_id, *, by):
 
 def hand_out_now(store, *, customer_id, gift_id, by, campaign=None, note=None):
     """A gift handed over on the spot, with no reservation: one guarded decrement."""
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     gift = _gift(store, gift_id)
     campaign, note = (campaign or "").strip() or None, (note or "").strip() or None
     _check_handout_fields(store, None, campaign, note)

@@ -5,22 +5,16 @@ the customer is changed by a guarded UPDATE, so it never goes negative, and ever
 ledger entry that says why.
 """
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from kq.extensions import db
 from kq.models import Customer, PointsEntry
 from kq.services import ServiceError
+from kq.services.customers import live_customer
 
 REDEEM_KINDS = ("redeem_service", "redeem_product")
 MAX_POINTS = 1_000_000
 
-
-def _customer(store, customer_id):
-    customer = db.session.scalar(select(Customer).where(
-        Customer.id == customer_id, Customer.store_id == store.id, Customer.deleted_at.is_(None)))
-    if customer is None:
-        raise LookupError("customer")
-    return customer
 
 
 def max_points(kind, price_fen):
@@ -41,7 +35,7 @@ def _change_balance(customer, points):
 
 
 def redeem(store, *, customer_id, kind, points, price_fen, item, by, note=None):
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     item, note = (item or "").strip(), (note or "").strip() or None
     errors = {}
     if kind not in REDEEM_KINDS:
@@ -80,7 +74,7 @@ def redeem(store, *, customer_id, kind, points, price_fen, item, by, note=None):
 
 def adjust(store, *, customer_id, points, note, by):
     """A manager's correction, either sign, always with a reason; never below zero."""
-    customer = _customer(store, customer_id)
+    customer = live_customer(store, customer_id)
     note = (note or "").strip()
     errors = {}
     if not isinstance(points, int) or points == 0 or abs(points) > MAX_POINTS:

@@ -14,7 +14,7 @@ from kq.blueprints.customers.forms import (COMPLAINT_CHANNEL_LABELS, REDEEM_LABE
                                            AdjustPointsForm, ComplaintForm, PromiseForm,
                                            RedeemForm, ResolvePromiseForm, StepForm)
 from kq.extensions import db
-from kq.formtools import show_errors, to_fen
+from kq.formtools import flash_refusal, show_errors, to_fen
 from kq.models import BEAUTICIAN, Complaint, Customer, Gift, PointsEntry, Promise, User
 from kq.models.engagement import COMPLAINT_STEPS
 from kq.scoping import current_store, get_or_404, scoped
@@ -139,9 +139,7 @@ def resolve_promise(customer_id, promise_id):
                                         note=form.note.data, by=current_user)
         except ServiceError as error:
             db.session.rollback()
-            message = error.message
-            flash(" ".join(str(m) for m in message.values()) if isinstance(message, dict)
-                  else str(message), "error")
+            flash_refusal(error)
         else:
             flash(_("Promise kept.") if form.outcome.data == "fulfilled"
                   else _("Promise marked as not kept."), "success")

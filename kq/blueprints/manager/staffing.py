@@ -11,6 +11,7 @@ from kq import labels
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
 from kq.extensions import db
+from kq.formtools import flash_refusal
 from kq.models import Assignment, Customer, LedgerEntry
 from kq.scoping import current_store, scoped
 from kq.services import ServiceError
@@ -175,9 +176,7 @@ def void(entry_id):
         abort(404)
     except ServiceError as error:
         db.session.rollback()
-        message = error.message
-        flash(" ".join(str(m) for m in message.values()) if isinstance(message, dict)
-              else str(message), "error")
+        flash_refusal(error)
         return redirect(url_for("manager.ledger"))
     flash(_("Entry voided."), "success")
     return redirect(url_for("manager.ledger", month=entry.period))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from kq.auth import manager_required
 from kq.blueprints.reports import bp
 from kq.extensions import db
+from kq.formtools import flash_refusal
 from kq.models import Report
 from kq.models.report import DONE
 from kq.scoping import current_store, get_or_404, scoped
@@ -40,9 +41,7 @@ def ask():
         report, created = printing.request_report(store, kind, request.form, by=current_user,
                                                   locale=get_locale() or "zh_Hans")
     except ServiceError as error:
-        message = error.message
-        flash(" ".join(str(m) for m in message.values()) if isinstance(message, dict)
-              else str(message), "error")
+        flash_refusal(error)
         return redirect(url_for("reports.index")), 303
     if created:
         printing.enqueue(report)
