@@ -1,4 +1,5 @@
 """Each checklist rule at its boundaries; idempotent and concurrent generation."""
+import re
 import threading
 from datetime import date, timedelta
 
@@ -207,3 +208,31 @@ def test_two_generations_at_once_create_no_duplicates(app, world):
         assert sum(results) == 32
         pairs = [(t.staff_id, t.customer_id, t.kind) for t in items(day=D)]
         assert len(pairs) == len(set(pairs))
+
+
+def test_today_shows_fifty_at_a_time_freshest_dormancy_first(app, login, world):
+    from kq.models import User
+    from kq.services.assignments import assign
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        today = store.today()
+        staff = db.session.get(User, world.users["beautician1"])
+        names = {}
+        for i in range(60):
+            customer = CustomerFactory(store_id=store.id, greeting_name=f"顾客{i:02d}",
+                                       last_visit_at=at(today - timedelta(days=31 + i)))
+            assign(customer, staff, at=at(today - timedelta(days=300)), commit=False)
+            names[i] = customer.greeting_name
+        db.session.commit()
+    client = login("beautician1")
+    first = client.get("/tasks/today", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    shown = re.findall(r'class="task-name"[^>]*>([^<]+)<', first)
+    assert len(shown) == 50
+    assert shown[:3] == ["顾客00", "顾客01", "顾客02"]  # 31, 32, 33 days: easiest to win back
+    assert "1 / 2" in first and "?page=2" in first
+    # Every item counts in the summary, not just this page (60 red flags + her own "mine").
+    assert "<strong data-done>0</strong>/<span data-total>61</span>" in first
+    second = client.get("/tasks/today?page=2").get_data(as_text=True)
+    assert len(re.findall(r'class="task-name"', second)) == 11
+    assert client.get("/tasks/today?page=99").status_code == 200  # clamped to the last page

@@ -9,15 +9,6 @@ ORDER = ("red_flag", "complaint_follow_up", "promise_due", "birthday_call", "gif
 RANK = {kind: i for i, kind in enumerate(ORDER)}
 
 
-def sort_key(task, today):
-    """Open items before done ones; red flags first (freshest dormancy first: easiest to win
-    back), then by kind, then today's before overdue ones, then by name."""
-    detail = task.detail or {}
-    return (task.status == "done", RANK.get(task.kind, 99), task.due_on != today,
-            detail.get("days", 0) if task.kind == "red_flag" else 0, task.customer.greeting_name,
-            task.id)
-
-
 def reason(task):
     detail = task.detail or {}
     kind = task.kind

@@ -1,38 +1,59 @@
 """The beautician's day: her checklist for today (generated on first view) and past days."""
-import uuid
 from datetime import date, timedelta
 
-from flask import abort, render_template
+from flask import abort, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from kq import labels
 from kq.blueprints.tasks import bp
-from kq.blueprints.tasks.items import DAILY_KINDS, reason, sort_key
+from kq.blueprints.tasks.items import DAILY_KINDS, ORDER, reason
 from kq.extensions import db
-from kq.models import PrepaidCard, Task
+from kq.models import Customer, PrepaidCard, Task
 from kq.models.contact import DONE, OPEN
 from kq.scoping import current_store
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services.checklist import ensure_day
 
 OVERDUE_DAYS = 14
+PAGE_SIZE = 50  # the next fifty open items; done ones sink to the end
 
 
-def _items(store, day, today):
-    query = (select(Task).options(joinedload(Task.customer))
-             .where(Task.store_id == store.id, Task.staff_id == current_user.id))
+def _on_list(store, staff_id, day, today):
+    """The items of one staff member's list for `day`. On today's list, undone items of the
+    last two weeks stay visible as overdue, except the daily kinds, which today's run has
+    already asked again if their condition still holds."""
+    where = [Task.store_id == store.id, Task.staff_id == staff_id]
     if day == today:
-        # Undone items of the last two weeks stay visible as overdue, except the daily kinds,
-        # which today's run has already asked again if their condition still holds.
-        query = query.where((Task.due_on == day) | (
-            (Task.due_on < day) & (Task.due_on >= day - timedelta(days=OVERDUE_DAYS))
-            & (Task.status == OPEN) & Task.kind.not_in(DAILY_KINDS)))
+        where.append(or_(Task.due_on == day, and_(
+            Task.due_on < day, Task.due_on >= day - timedelta(days=OVERDUE_DAYS),
+            Task.status == OPEN, Task.kind.not_in(DAILY_KINDS))))
     else:
-        query = query.where(Task.due_on == day)
-    items = db.session.scalars(query).all()
-    return sorted(items, key=lambda t: sort_key(t, day))
+        where.append(Task.due_on == day)
+    return where
+
+
+def _ordered(where, day):
+    """Open before done; red flags first (freshest dormancy first: easiest to win back), then
+    by kind, today's before overdue ones, then by name — all in SQL, so a page is a LIMIT."""
+    rank = case({kind: i for i, kind in enumerate(ORDER)}, value=Task.kind, else_=len(ORDER))
+    freshest = case((Task.kind == "red_flag", Customer.last_visit_at), else_=None)
+    return (select(Task).join(Customer, Customer.id == Task.customer_id)
+            .options(contains_eager(Task.customer)).where(*where)
+            .order_by(case((Task.status == DONE, 1), else_=0), rank,
+                      case((Task.due_on == day, 0), else_=1), freshest.desc().nulls_last(),
+                      Customer.greeting_name, Task.id))
+
+
+def _summary(where, day):
+    total, done, red, overdue = db.session.execute(select(
+        func.count(case((Task.due_on == day, 1))),
+        func.count(case((and_(Task.due_on == day, Task.status == DONE), 1))),
+        func.count(case((and_(Task.due_on == day, Task.status == OPEN,
+                              Task.kind == "red_flag"), 1))),
+        func.count(case((Task.due_on < day, 1)))).where(*where)).one()
+    return {"total": total, "done": done, "red": red, "overdue": overdue}
 
 
 def _prepaid(customer_ids, today):
@@ -58,7 +79,13 @@ def _render_day(day):
     if day == today:
         ensure_day(store, day)
         store = current_store()
-    items = _items(store, day, today)
+    where = _on_list(store, current_user.id, day, today)
+    summary = _summary(where, day)
+    page = request.args.get("page", 1, type=int) or 1
+    pages = max(1, -(-(summary["total"] + summary["overdue"]) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(_ordered(where, day).limit(PAGE_SIZE)
+                               .offset((page - 1) * PAGE_SIZE)).all()
     bodies = store_bodies(store)
     prepaid = _prepaid({t.customer_id for t in items}, today)
     rows = []
@@ -71,17 +98,10 @@ def _render_day(day):
             "days": customer.days_since_visit(store, today),
             "overdue": task.due_on < day, "prepaid": prepaid.get(customer.id),
             "tel": tel_href(customer.phone), "sms": sms_href(customer.phone, text),
-            "client_id": uuid.uuid4(),
         })
-    todays = [r for r in rows if not r["overdue"]]
-    summary = {
-        "total": len(todays), "done": sum(1 for r in todays if r["task"].status == DONE),
-        "red": sum(1 for r in todays if r["task"].kind == "red_flag"
-                   and r["task"].status == OPEN),
-        "overdue": sum(1 for r in rows if r["overdue"]),
-    }
     return render_template("tasks/today.html", rows=rows, store=store, day=day, today=today,
                            summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
+                           page=page, pages=pages, page_size=PAGE_SIZE,
                            previous=day - timedelta(days=1),
                            following=day + timedelta(days=1) if day < today else None)
 
