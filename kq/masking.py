@@ -6,6 +6,8 @@ def national(phone):
     """+8613812345678 → 13812345678 for display and tel: links."""
     if not phone:
         return ""
+    if phone.startswith("+861") and len(phone) == 14 and phone[1:].isdigit():
+        return phone[3:]  # a mainland mobile, as stored: no need to parse it again
     try:
         parsed = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:

@@ -231,6 +231,8 @@ def test_today_shows_fifty_at_a_time_freshest_dormancy_first(app, login, world):
     assert len(shown) == 50
     assert shown[:3] == ["顾客00", "顾客01", "顾客02"]  # 31, 32, 33 days: easiest to win back
     assert "1 / 2" in first and "?page=2" in first
+    head = first.split("</header>")[0]
+    assert "pager" not in head and "<template" not in head  # both belong to the list
     # Every item counts in the summary, not just this page (60 red flags + her own "mine").
     assert "<strong data-done>0</strong>/<span data-total>61</span>" in first
     second = client.get("/tasks/today?page=2").get_data(as_text=True)

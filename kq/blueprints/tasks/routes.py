@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 
 from flask import abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import contains_eager
@@ -102,6 +103,8 @@ def _render_day(day):
     return render_template("tasks/today.html", rows=rows, store=store, day=day, today=today,
                            summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
                            page=page, pages=pages, page_size=PAGE_SIZE,
+                           kind_names={k: str(v) for k, v in labels.KINDS.items()},
+                           days_format=_("%(days)d d", days=0).replace("0", "%d", 1),
                            previous=day - timedelta(days=1),
                            following=day + timedelta(days=1) if day < today else None)
 
