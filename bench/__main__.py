@@ -55,6 +55,29 @@ def search_figures(store):
             ("customer search by initials, p95", times[int(len(times) * 0.95)], "< 20 ms")]
 
 
+def plans(store):
+    """EXPLAIN QUERY PLAN of the checklist page, the dormant counts and list, and search: none
+    may scan or aggregate the visits table."""
+    from sqlalchemy.dialects import sqlite
+
+    from kq.blueprints.tasks.routes import PAGE_SIZE, _on_list, _ordered
+    from kq.services import reports
+
+    staff_id = db.session.scalar(db.select(Task.staff_id).limit(1))
+    day = store.today()
+    queries = {
+        "checklist page": _ordered(_on_list(store, staff_id, day, day), day).limit(PAGE_SIZE),
+        "dormant list": reports.dormant_query(store, 30, None, day).limit(50),
+    }
+    for name, query in queries.items():
+        sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        rows = db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql)).all()
+        steps = " | ".join(str(r[-1]) for r in rows)
+        print(f"{name} plan: {steps}")
+        if "visits" in steps:
+            print(f"  !! {name} touches visits")
+
+
 def ledger_figures(store):
     from kq.models import LedgerEntry
     from kq.services.ledger import run_ledger
@@ -193,6 +216,7 @@ def main():
             rows.append(("checklist generation again (nothing new)", statistics.median(again),
                          "≤ 2 s"))
             rows += search_figures(store)
+            plans(store)
             rows += ledger_figures(store)
             rows += pdf_figures(app, store)
             beautician = db.session.scalar(db.select(User.username).where(
