@@ -111,11 +111,12 @@ def penalty_rows(store, day):
     return rows
 
 
-def run_ledger(store, day, *, commit=True):
-    """Rewards and penalties for `day` and the days before it that a run may have missed.
-    Returns {"rewards": n, "penalties": n} of entries created now."""
+def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS):
+    """Rewards and penalties for `day` and the days before it that a run may have missed
+    (pages that only need today's figures pass catch_up=1). Returns {"rewards": n,
+    "penalties": n} of entries created now."""
     created = {"rewards": 0, "penalties": 0}
-    for offset in range(CATCH_UP_DAYS - 1, -1, -1):
+    for offset in range(catch_up - 1, -1, -1):
         d = day - timedelta(days=offset)
         created["rewards"] += insert_ignoring_duplicates(LedgerEntry, reward_rows(store, d),
                                                          ("dedupe_key",))

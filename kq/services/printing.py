@@ -245,12 +245,10 @@ def _evening(store, params):
     from kq.services.ledger import run_ledger
 
     day = date.fromisoformat(params["date"])
-    run_ledger(store, day)
+    run_ledger(store, day, catch_up=1)
     staff = figures.staff_of(store)
     numbers = figures.activity(store, day, day)
-    keys = ("items", "done", "contacts", "reached", "booked", "visits", "reactivations",
-            "rewards", "penalties", "net")
-    total = {k: sum(n[k] for n in numbers.values()) for k in keys}
+    total = figures.store_total(numbers)
     return "reports/evening.html", {"day": day, "staff": staff, "numbers": numbers,
                                     "total": total}
 
@@ -269,7 +267,7 @@ def _ledger(store, params):
     for entry in entries:
         by_staff.setdefault(entry.staff_id, []).append(entry)
     shown = [s for s in staff if s.active or s.id in totals]
-    store_total = {k: sum(t[k] for t in totals.values()) for k in ("rewards", "penalties", "net")}
+    store_total = figures.store_total(totals)
     return "reports/ledger.html", {"period": period, "staff": shown, "totals": totals,
                                    "by_staff": by_staff, "store_total": store_total,
                                    "describe": describe}

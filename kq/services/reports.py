@@ -127,16 +127,31 @@ def snapshot_months(store, today=None):
         dormant_trend(store, window, months=12, today=today)
 
 
+def store_total(per_staff):
+    """The whole store's row of a per-staff table: every count summed (rates are not); a
+    Counter, so a store with nobody in the table reads 0s, not missing values."""
+    from collections import Counter
+
+    total = Counter()
+    for figures in per_staff.values():
+        total.update({k: v for k, v in figures.items() if isinstance(v, int)})
+    return total
+
+
 def totals(counts):
     return (sum(t for t, _ in counts.values()), sum(d for _, d in counts.values()))
 
 
+def not_seen_since(store, window_days, today=None):
+    """No visit in the window (a customer who never came counts from the day she joined)."""
+    cut = dormant_cut(store, today or store.today(), window_days)
+    return or_(Customer.last_visit_at < cut,
+               and_(Customer.last_visit_at.is_(None), Customer.created_at < cut))
+
+
 def dormant_query(store, window_days, staff_id=None, today=None):
     """The dormant customers of a window, longest unseen first (for the list and the PDF)."""
-    cut = dormant_cut(store, today or store.today(), window_days)
-    query = select(Customer).where(
-        _live(store), or_(Customer.last_visit_at < cut,
-                          and_(Customer.last_visit_at.is_(None), Customer.created_at < cut)))
+    query = select(Customer).where(_live(store), not_seen_since(store, window_days, today))
     if staff_id == "none":
         query = query.where(Customer.assigned_staff_id.is_(None))
     elif staff_id is not None:

@@ -1,9 +1,8 @@
 """The customer list with search and filters, the card, and the audited phone reveal."""
-from datetime import timedelta
 
 from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from kq import labels
@@ -15,9 +14,9 @@ from kq.models import (BEAUTICIAN, CareNote, Complaint, Contact, Customer, Custo
 from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services.audit import audit
-from kq.services.checklist import midnight
 from kq.services.contacts import can_contact
 from kq.services.customers import matching_ids, tags_of
+from kq.services.reports import not_seen_since
 
 PAGE_SIZE = 30
 WINDOWS = (30, 180, 365)
@@ -35,12 +34,6 @@ def shows_phone(user, customer):
     return user.is_manager and customer.id in session.get(REVEALED, [])
 
 
-def _not_seen_since(store, days):
-    cut = midnight(store, store.today() - timedelta(days=days - 1))
-    return or_(Customer.last_visit_at < cut,
-               and_(Customer.last_visit_at.is_(None), Customer.created_at < cut))
-
-
 def _filters(store, args):
     f = {k: (args.get(k) or "").strip() for k in
          ("q", "tier", "key", "band", "status", "tag", "staff", "window", "days", "sort")}
@@ -55,7 +48,7 @@ def _filters(store, args):
         query = query.where(Customer.is_key.is_(f["key"] == "key"))
     if f["band"] in labels.BANDS:
         query = query.where(Customer.visit_band == f["band"])
-    dormant = _not_seen_since(store, store.dormant_after_days)
+    dormant = not_seen_since(store, store.dormant_after_days)
     if f["status"] == "dormant":
         query = query.where(dormant, Customer.do_not_contact.is_(False))
     elif f["status"] == "active":
@@ -75,7 +68,7 @@ def _filters(store, args):
     if f["window"].isdigit() and int(f["window"]) in WINDOWS:
         days = int(f["window"])
     if days:
-        query = query.where(_not_seen_since(store, days))
+        query = query.where(not_seen_since(store, days))
     if f["sort"] == "recent":
         query = query.order_by(Customer.last_visit_at.desc().nulls_last(), Customer.id)
     elif f["sort"] == "name":

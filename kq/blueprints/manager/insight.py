@@ -119,9 +119,7 @@ def morning():
     store = current_store()
     staff = reports.staff_of(store)
     figures = reports.morning(store, today)
-    total = {k: sum(f[k] for f in figures.values())
-             for k in ("items", "open", "red", "birthdays", "commitments", "overdue",
-                       "reactivated")}
+    total = reports.store_total(figures)
     return render_template("manager/morning.html", store=store, today=today, staff=staff,
                            figures=figures, total=total)
 
@@ -133,13 +131,11 @@ def evening():
     today = store.today()
     db.session.rollback()
     with write_intent():  # today's rewards and penalties are counted before they are read
-        run_ledger(store, today)
+        run_ledger(store, today, catch_up=1)  # the nightly run covers missed days
     store = current_store()
     staff = reports.staff_of(store)
     figures = reports.activity(store, today, today)
-    keys = ("items", "done", "contacts", "reached", "booked", "visits", "reactivations",
-            "rewards", "penalties", "net")
-    total = {k: sum(f[k] for f in figures.values()) for k in keys}
+    total = reports.store_total(figures)
     return render_template("manager/evening.html", store=store, today=today, staff=staff,
                            figures=figures, total=total)
 

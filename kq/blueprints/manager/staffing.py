@@ -17,6 +17,7 @@ from kq.scoping import current_store, scoped
 from kq.services import ServiceError
 from kq.services.assignments import spread
 from kq.services.ledger import describe, monthly_totals, run_ledger, void_entry
+from kq.services import reports
 from kq.services.reports import dormant_now, staff_of
 
 BULK_LIMIT = 2000
@@ -146,8 +147,7 @@ def ledger():
                                  Assignment.proposed_for_reassignment.is_(True))
         .options(joinedload(Assignment.customer), joinedload(Assignment.staff))
         .order_by(Assignment.id)).all()
-    store_total = {k: sum(t[k] for t in totals.values())
-                   for k in ("rewards", "penalties", "net", "reward_count", "penalty_count")}
+    store_total = reports.store_total(totals)
     return render_template("manager/ledger.html", store=store, period=period, staff=staff,
                            totals=totals, store_total=store_total, entries=entries,
                            describe=describe, proposals=proposals, today=today,
