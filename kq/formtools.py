@@ -47,3 +47,40 @@ def flash_refusal(error):
     message = error.message
     flash(" ".join(str(m) for m in message.values()) if isinstance(message, dict)
           else str(message), "error")
+
+
+def acting_staff_choices():
+    """Who may act for a customer: managers choose among themselves and the store's
+    beauticians; a beautician acts for herself."""
+    from flask_login import current_user
+    from wtforms.fields.choices import SelectChoice
+
+    from kq.extensions import db
+    from kq.models import BEAUTICIAN, User
+    from kq.scoping import scoped
+
+    choices = [SelectChoice(str(current_user.id), current_user.display_name)]
+    if current_user.is_manager:
+        staff = db.session.scalars(scoped(User).where(User.active.is_(True),
+                                                      User.role == BEAUTICIAN)
+                                   .order_by(User.username)).all()
+        choices += [SelectChoice(str(s.id), s.display_name) for s in staff]
+    return choices
+
+
+def chosen_staff(field, customer, message):
+    """The staff member picked in `field` (left out: her own beautician when allowed, else
+    oneself), or None with `message` on the field."""
+    from flask_login import current_user
+
+    from kq.extensions import db
+    from kq.models import User
+
+    allowed = {c.value for c in field.choices}
+    if not field.data:
+        default = str(customer.assigned_staff_id or current_user.id)
+        field.data = default if default in allowed else str(current_user.id)
+    if field.data not in allowed:
+        field.errors = [*field.errors, message]
+        return None
+    return db.session.get(User, int(field.data))

@@ -14,8 +14,8 @@ from kq.blueprints.customers.forms import (COMPLAINT_CHANNEL_LABELS, REDEEM_LABE
                                            AdjustPointsForm, ComplaintForm, PromiseForm,
                                            RedeemForm, ResolvePromiseForm, StepForm)
 from kq.extensions import db
-from kq.formtools import flash_refusal, show_errors, to_fen
-from kq.models import BEAUTICIAN, Complaint, Customer, Gift, PointsEntry, Promise, User
+from kq.formtools import acting_staff_choices, chosen_staff, flash_refusal, show_errors, to_fen
+from kq.models import Complaint, Customer, Gift, PointsEntry, Promise
 from kq.models.engagement import COMPLAINT_STEPS
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
@@ -25,27 +25,6 @@ from kq.services.contacts import can_contact
 def _allowed(customer):
     if not can_contact(current_user, customer):
         abort(403)
-
-
-def _staff_choices(customer):
-    """Managers choose among the store's beauticians; a beautician acts for herself."""
-    if not current_user.is_manager:
-        return [SelectChoice(str(current_user.id), current_user.display_name)]
-    staff = db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
-                               .order_by(User.username)).all()
-    return ([SelectChoice(str(current_user.id), current_user.display_name)]
-            + [SelectChoice(str(s.id), s.display_name) for s in staff])
-
-
-def _chosen_staff(form_field, customer):
-    allowed = {c.value for c in form_field.choices}
-    if not form_field.data:  # left out: her own beautician if that is allowed, else oneself
-        default = str(customer.assigned_staff_id or current_user.id)
-        form_field.data = default if default in allowed else str(current_user.id)
-    if form_field.data not in allowed:
-        form_field.errors = [*form_field.errors, _("Choose a member of staff.")]
-        return None
-    return db.session.get(User, int(form_field.data))
 
 
 # Points -------------------------------------------------------------------------------------
@@ -102,12 +81,12 @@ def new_promise(customer_id):
     _allowed(customer)
     store = current_store()
     form = PromiseForm()
-    form.staff_id.choices = _staff_choices(customer)
+    form.staff_id.choices = acting_staff_choices()
     if request.method == "GET":
         form.staff_id.data = str(customer.assigned_staff_id or current_user.id)
         form.due_on.data = store.today() + timedelta(days=7)
     elif form.validate():
-        staff = _chosen_staff(form.staff_id, customer)
+        staff = chosen_staff(form.staff_id, customer, _("Choose a member of staff."))
         if staff is not None:
             try:
                 commitments.make_promise(store, customer_id=customer.id, what=form.what.data,
@@ -158,12 +137,12 @@ def new_complaint(customer_id):
     _allowed(customer)
     store = current_store()
     form = ComplaintForm()
-    form.staff_id.choices = _staff_choices(customer)
+    form.staff_id.choices = acting_staff_choices()
     if request.method == "GET":
         form.staff_id.data = str(customer.assigned_staff_id or current_user.id)
         form.received_on.data = store.today()
     elif form.validate():
-        staff = _chosen_staff(form.staff_id, customer)
+        staff = chosen_staff(form.staff_id, customer, _("Choose a member of staff."))
         if staff is not None:
             try:
                 complaint = commitments.open_complaint(

@@ -10,8 +10,8 @@ from kq.auth import manager_required
 from kq.blueprints.gifts import bp
 from kq.blueprints.gifts.forms import STOCK_REASON_LABELS, GiftForm, GiveForm, StockForm
 from kq.extensions import db
-from kq.formtools import show_errors, to_fen
-from kq.models import BEAUTICIAN, Customer, Gift, GiftHandout, GiftStockMove, User
+from kq.formtools import acting_staff_choices, chosen_staff, show_errors, to_fen
+from kq.models import Customer, Gift, GiftHandout, GiftStockMove
 from kq.redirects import safe_next
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
@@ -141,49 +141,21 @@ def give(customer_id):
     form.gift_id.choices = [
         SelectChoice(str(g.id), _("%(gift)s (%(n)d available)", gift=g.name, n=g.available),
                      render_kw={"disabled": True} if g.available < 1 else {}) for g in gifts]
-    staff = db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
-                               .order_by(User.username)).all()
-    if current_user.is_manager:
-        form.staff_id.choices = [SelectChoice(str(s.id), s.display_name) for s in staff]
-        form.staff_id.choices.insert(0, SelectChoice(str(current_user.id),
-                                                     current_user.display_name))
-    else:
-        form.staff_id.choices = [SelectChoice(str(current_user.id), current_user.display_name)]
+    form.staff_id.choices = acting_staff_choices()
     if request.method == "GET":
         form.staff_id.data = str(customer.assigned_staff_id or current_user.id)
         form.gift_id.data = request.args.get("gift_id", "")
         form.campaign.data = request.args.get("campaign", "")
     elif form.validate():
-        chosen = {c.value: c for c in form.staff_id.choices}
-        if not form.staff_id.data:  # the phone form may leave it out: her own beautician
-            default = str(customer.assigned_staff_id or current_user.id)
-            form.staff_id.data = default if default in chosen else str(current_user.id)
-        if form.staff_id.data not in chosen:
-            form.staff_id.errors = [_("Choose who hands it over.")]
-        elif not form.gift_id.data or not form.gift_id.data.isdigit():
+        staff = chosen_staff(form.staff_id, customer, _("Choose who hands it over."))
+        if not (form.gift_id.data or "").isdigit():
             form.gift_id.errors = [_("Choose a gift.")]
-        elif form.mode.data not in ("reserve", "now"):
+        if form.mode.data not in ("reserve", "now"):
             form.mode.errors = [_("Choose whether to reserve it or hand it over now.")]
-        else:
-            try:
-                if form.mode.data == "now":
-                    service.hand_out_now(store, customer_id=customer.id,
-                                         gift_id=int(form.gift_id.data), by=current_user,
-                                         campaign=form.campaign.data, note=form.note.data)
-                    flash(_("Gift handed over."), "success")
-                else:
-                    service.reserve(store, customer_id=customer.id,
-                                    gift_id=int(form.gift_id.data),
-                                    staff=db.session.get(User, int(form.staff_id.data)),
-                                    by=current_user, pickup_after=form.pickup_after.data,
-                                    campaign=form.campaign.data, note=form.note.data)
-                    flash(_("Gift reserved for her."), "success")
-            except LookupError:
-                form.gift_id.errors = [_("Choose one of this store's gifts.")]
-            except ServiceError as error:
-                show_errors(form, error)
-            else:
-                return redirect(url_for("customers.detail", customer_id=customer.id))
+        if staff is not None and not form.gift_id.errors and not form.mode.errors:
+            done = _give(store, customer, form, staff)
+            if done:
+                return done
     campaigns = db.session.scalars(
         select(GiftHandout.campaign).where(GiftHandout.store_id == store.id,
                                            GiftHandout.campaign.is_not(None))
@@ -191,6 +163,28 @@ def give(customer_id):
     status = 422 if request.method == "POST" else 200
     return render_template("gifts/give.html", form=form, customer=customer, gifts=gifts,
                            campaigns=campaigns, today=store.today()), status
+
+
+def _give(store, customer, form, staff):
+    """Reserve or hand over; a redirect when it worked, else None with the reason on the form."""
+    try:
+        if form.mode.data == "now":
+            service.hand_out_now(store, customer_id=customer.id, gift_id=int(form.gift_id.data),
+                                 by=current_user, campaign=form.campaign.data,
+                                 note=form.note.data)
+            flash(_("Gift handed over."), "success")
+        else:
+            service.reserve(store, customer_id=customer.id, gift_id=int(form.gift_id.data),
+                            staff=staff, by=current_user, pickup_after=form.pickup_after.data,
+                            campaign=form.campaign.data, note=form.note.data)
+            flash(_("Gift reserved for her."), "success")
+    except LookupError:
+        form.gift_id.errors = [_("Choose one of this store's gifts.")]
+    except ServiceError as error:
+        show_errors(form, error)
+    else:
+        return redirect(url_for("customers.detail", customer_id=customer.id))
+    return None
 
 
 def _act(handout_id, action, done_message):
