@@ -228,3 +228,19 @@ def test_finished_months_are_counted_once_and_kept(app, world):
         again = reports.dormant_trend(store, 30, months=6, today=today)
         assert again == first
         assert db.session.scalar(db.select(db.func.count(DormantSnapshot.id))) == kept
+
+
+def test_bad_offer_and_handover_input_is_refused_with_4xx(app, login, world):
+    client = login("manager")
+    response = client.post("/manager/offers", data={"category": "aliens", "text": "x"},
+                           headers=EN)
+    assert response.status_code == 422 and "Choose a category" in response.get_data(
+        as_text=True)
+    response = client.post("/manager/offers", data={"category": "neglected", "text": "x" * 501},
+                           headers=EN)
+    assert response.status_code == 422 and "At most 500" in response.get_data(as_text=True)
+    response = client.post("/manager/handover", data={"leaving": "abc"}, headers=EN)
+    assert response.status_code == 422 and "Choose who is leaving" in response.get_data(
+        as_text=True)
+    with app.app_context():
+        assert db.session.scalars(db.select(ReactivationOffer)).all() == []

@@ -88,11 +88,9 @@ def offers():
     if request.method == "POST":
         category = request.form.get("category")
         text = (request.form.get("text") or "").strip()
-        if category not in labels.REACTIVATION:
-            flash(_("Choose a category."), "error")
-        elif len(text) > 500:
-            flash(_("At most %(max)d characters.", max=500), "error")
-        else:
+        problem = (_("Choose a category.") if category not in labels.REACTIVATION else
+                   _("At most %(max)d characters.", max=500) if len(text) > 500 else None)
+        if problem is None:
             row = db.session.scalar(select(ReactivationOffer).where(
                 ReactivationOffer.store_id == store.id, ReactivationOffer.category == category))
             if not text or request.form.get("action") == "reset":
@@ -105,9 +103,11 @@ def offers():
                 row.text, row.updated_by_id = text, current_user.id
             db.session.commit()
             flash(_("Saved."), "success")
-        return redirect(url_for("manager.offers"))
+            return redirect(url_for("manager.offers"))
+        flash(problem, "error")
     texts, own = offers_for(store)
-    return render_template("manager/offers.html", texts=texts, own=own, labels=labels)
+    return render_template("manager/offers.html", texts=texts, own=own, labels=labels), \
+        422 if request.method == "POST" else 200
 
 
 @bp.route("/meeting/morning")

@@ -107,7 +107,8 @@ def handover():
                   "success")
             return redirect(url_for("manager.assignments"))
     counts = dormant_now(store, store.dormant_after_days)
-    return render_template("manager/handover.html", staff=staff, counts=counts)
+    return render_template("manager/handover.html", staff=staff, counts=counts), \
+        422 if request.method == "POST" else 200
 
 
 def _proposal_count(store):
