@@ -60,13 +60,14 @@ def plans(store):
     may scan or aggregate the visits table."""
     from sqlalchemy.dialects import sqlite
 
-    from kq.blueprints.tasks.routes import PAGE_SIZE, _on_list, _ordered
+    from kq.blueprints.tasks.routes import _PAGE, list_params
     from kq.services import reports
 
     staff_id = db.session.scalar(db.select(Task.staff_id).limit(1))
     day = store.today()
     queries = {
-        "checklist page": _ordered(_on_list(store, staff_id, day, day), day).limit(PAGE_SIZE),
+        "checklist page": _PAGE.params(limit=50, offset=0, **list_params(store, staff_id, day,
+                                                                         day)),
         "dormant list": reports.dormant_query(store, 30, None, day).limit(50),
     }
     for name, query in queries.items():
@@ -149,7 +150,7 @@ def load_figures(database_url, username):
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-only-secret",
                KQ_LOGIN_LIMIT="1000 per minute", REDIS_URL="")
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads",
-                               "4", "--bind", f"127.0.0.1:{port}", "--chdir", str(root),
+                               os.environ.get("BENCH_THREADS", "4"), "--bind", f"127.0.0.1:{port}", "--chdir", str(root),
                                "bench.wsgi:app"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     rows = []

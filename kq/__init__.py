@@ -35,6 +35,9 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.context_processor(template_helpers)
+    from kq.fragments import kept
+
+    app.jinja_env.globals["kept"] = kept
 
     from kq.auth import load_user, localized_login_message, unauthorized
 

@@ -1,6 +1,6 @@
 """Language and timezone choice per user, and helpers every template can use."""
 from flask import current_app, request, session
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, get_translations
 from flask_login import current_user
 
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
@@ -33,6 +33,21 @@ def select_timezone():
 
     store = current_store() if current_user and current_user.is_authenticated else None
     return store.timezone if store else None
+
+
+def memo_gettext():
+    """gettext for a page that asks for the same few texts many times: each is looked up in
+    the catalogue once. Same results as flask_babel.gettext (the text, then % variables)."""
+    translations = get_translations()
+    cache = {}
+
+    def gettext(msgid, **variables):
+        text = cache.get(msgid)
+        if text is None:
+            text = cache[msgid] = translations.ugettext(msgid)
+        return text % variables if variables else text
+
+    return gettext
 
 
 def fen(amount_fen):

@@ -232,14 +232,25 @@ def day_generated(store, day):
 
 
 def ensure_day(store, day):
-    """On-demand generation when someone opens a day nobody has generated yet."""
+    """On-demand generation when someone opens a day nobody has generated yet. A generated day
+    stays generated (runs are never deleted), so each process remembers the days it has seen
+    and asks the database only once per store and day."""
+    from flask import current_app
+
     from kq.db import write_intent
 
-    if day_generated(store, day):
+    seen = current_app.extensions.setdefault("kq.generated_days", set())
+    if (store.id, day) in seen:
         return 0
-    db.session.rollback()  # end the read transaction; SQLite takes the write lock up front
-    with write_intent():
-        created = generate_day(store, day)
+    if day_generated(store, day):
+        created = 0
+    else:
+        db.session.rollback()  # end the read transaction; SQLite takes the write lock up front
+        with write_intent():
+            created = generate_day(store, day)
+    if len(seen) > 10000:
+        seen.clear()
+    seen.add((store.id, day))
     return created
 
 

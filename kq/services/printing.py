@@ -236,7 +236,7 @@ def _morning(store, params):
                    Task.kind == "red_flag")
             .options(joinedload(Task.customer))
             .order_by(Customer.last_visit_at.desc().nulls_last()).limit(10)).all()
-        focus[s.id] = [(t, reason(t)) for t in special + red]
+        focus[s.id] = [(t, reason(t.kind, t.detail or {})) for t in special + red]
     return "reports/morning.html", {"day": day, "staff": staff, "numbers": numbers,
                                     "focus": focus, "kinds": labels.KINDS}
 

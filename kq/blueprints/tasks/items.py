@@ -9,9 +9,8 @@ ORDER = ("red_flag", "complaint_follow_up", "promise_due", "birthday_call", "gif
 RANK = {kind: i for i, kind in enumerate(ORDER)}
 
 
-def reason(task):
-    detail = task.detail or {}
-    kind = task.kind
+def reason(kind, detail, _=_):
+    """The item's reason in words; `_` may be a page's memoised gettext (kq.i18n)."""
     if kind == "red_flag":
         if detail.get("never"):
             return _("Joined %(days)d days ago and has not come in; no contact for a week",

@@ -26,6 +26,8 @@
     var form = template.content.firstElementChild.cloneNode(true);
     form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer");
     form.querySelector('[name="task_id"]').value = open.getAttribute("data-task");
+    var token = document.querySelector('meta[name="csrf-token"]');
+    form.querySelector('[name="csrf_token"]').value = token ? token.content : "";
     form.querySelector('[name="client_id"]').value = window.crypto && crypto.randomUUID ? crypto.randomUUID() : "";
     form.setAttribute("data-inline", "");
     item.appendChild(form);
