@@ -35,14 +35,18 @@ def _live(store):
 
 def dormant_now(store, window_days, today=None):
     """{staff id or None: (customers, dormant)} today, from the cards' last visit."""
-    today = today or store.today()
-    cut = dormant_cut(store, today, window_days)
-    seen = func.coalesce(Customer.last_visit_at, Customer.created_at)
-    rows = db.session.execute(
-        select(Customer.assigned_staff_id, func.count(),
-               func.sum(case((seen < cut, 1), else_=0)))
-        .where(_live(store)).group_by(Customer.assigned_staff_id)).all()
+    rows = db.session.execute(dormant_counts_query(store, window_days, today)).all()
     return {staff_id: (total, dormant or 0) for staff_id, total, dormant in rows}
+
+
+def dormant_counts_query(store, window_days, today=None):
+    """Per staff member: her customers, and how many have not been in for the window. Read
+    off the cards (last visit, else joining): no pass over visits."""
+    cut = dormant_cut(store, today or store.today(), window_days)
+    seen = func.coalesce(Customer.last_visit_at, Customer.created_at)
+    return (select(Customer.assigned_staff_id, func.count(),
+                   func.sum(case((seen < cut, 1), else_=0)))
+            .where(_live(store)).group_by(Customer.assigned_staff_id))
 
 
 def dormant_at(store, day, window_days):

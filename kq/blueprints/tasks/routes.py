@@ -6,7 +6,7 @@ from typing import NamedTuple
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import and_, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, type_coerce
 
 from kq import labels
 from kq.blueprints.tasks import bp
@@ -52,7 +52,8 @@ _items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail, Task
                              UTCDateTime).label("since"), *_keys)
           .join(Customer, Customer.id == Task.customer_id).where(*_WHERE)
           .order_by(*_keys[:3], _keys[3].desc().nulls_last(), *_keys[4:])
-          .limit(bindparam("limit")).offset(bindparam("offset")).subquery("items"))
+          .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+          .subquery("items"))
 _usable = (PrepaidCard.customer_id == _items.c.customer_id,
            PrepaidCard.expires_on.is_(None) | (PrepaidCard.expires_on >= _day))
 # The page's own rows, then per row (the fifty only, by index): her usable prepaid cards and
