@@ -8,8 +8,9 @@ HOST      ?= 127.0.0.1
 PORT      ?= 5000
 # What the tests need from Debian: a browser, Redis, a CJK font for PDFs, pdftoppm, and
 # libharfbuzz-subset0 (WeasyPrint subsets CJK fonts up to 4x faster with it); wrk drives the
-# load figures of `make bench`.
-SYSTEM_PACKAGES := chromium redis-server fonts-wqy-microhei poppler-utils libharfbuzz-subset0 wrk
+# load figures of `make bench`, and GNU time gives their memory.
+SYSTEM_PACKAGES := chromium redis-server fonts-wqy-microhei poppler-utils libharfbuzz-subset0 wrk \
+                   time
 
 .PHONY: run serve setup test test-sqlite test-postgresql system-deps translations migrate demo \
         bench clean

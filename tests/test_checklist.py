@@ -238,3 +238,63 @@ def test_today_shows_fifty_at_a_time_freshest_dormancy_first(app, login, world):
     second = client.get("/tasks/today?page=2").get_data(as_text=True)
     assert len(re.findall(r'class="task-name"', second)) == 11
     assert client.get("/tasks/today?page=99").status_code == 200  # clamped to the last page
+
+
+def test_kept_items_follow_every_change_the_page_shows(app, login, world):
+    """Today keeps each item's HTML between views (kq.fragments); a changed row, language or
+    store text must still show at once."""
+    from kq.models import MessageTemplate, User
+    from kq.services.assignments import assign
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        today = store.today()
+        customer = CustomerFactory(store_id=store.id, greeting_name="梁小姐",
+                                   phone="+8613812340099",
+                                   last_visit_at=at(today - timedelta(days=40)))
+        assign(customer, db.session.get(User, world.users["beautician1"]),
+               at=at(today - timedelta(days=300)), commit=False)
+        db.session.commit()
+        customer_id, store_id = customer.id, store.id
+    client = login("beautician1")
+
+    def item(lang="en"):
+        page = client.get("/tasks/today", headers={"Accept-Language": lang}).get_data(
+            as_text=True)
+        return re.search(rf'<li class="task[^"]*"[^>]*>\s*<div class="task-head">\s*'
+                         rf'<a class="task-name" href="/customers/{customer_id}">.*?</li>',
+                         page, re.S).group(0)
+
+    first = item()
+    assert "40 d" in first and "No visit for 40 days" in first and item() == first
+    assert "40天" in item("zh-CN") and "未到店" in item("zh-CN")
+    with app.app_context():  # the store writes its own red-flag text
+        db.session.add(MessageTemplate(store_id=store_id, kind="red_flag", channel="sms",
+                                       body="{greeting}，店里想您了。—{staff}"))
+        db.session.commit()
+    assert "%E5%BA%97%E9%87%8C%E6%83%B3%E6%82%A8" in item()  # 店里想您
+    response = client.post("/calls/log", data={"customer_id": customer_id, "channel": "phone",
+                                               "outcome": "reached"})
+    assert response.status_code in (200, 302)
+    assert "is-done" in item() and "is-done" not in first
+
+
+def test_sms_bodies_quote_like_the_whole_text(app, world):
+    from urllib.parse import quote
+    from types import SimpleNamespace
+
+    from kq import scripts
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        staff = SimpleNamespace(display_name="小美 & 朋友")
+        day = date(2026, 3, 8)
+        body = scripts.sms_bodies(scripts.DEFAULTS, staff, store, day)
+        for kind, text in scripts.DEFAULTS.items():
+            customer = SimpleNamespace(greeting_name="梁小姐#1")
+            whole = scripts.message_for(text, customer, staff, store, day, gift="面膜 100%")
+            assert body(kind, "梁小姐#1", "面膜 100%") == quote(whole, safe=""), kind
+        own = "{greeting}，{日期}见。—{staff}"
+        assert body("red_flag", "王姐", own=own) == quote(
+            scripts.message_for(own, SimpleNamespace(greeting_name="王姐"), staff, store, day),
+            safe="")
