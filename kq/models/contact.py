@@ -34,7 +34,7 @@ class Contact(TimestampMixin, db.Model):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
     client_id: Mapped[str] = mapped_column(String(36))  # UUID from the phone; replays store once
     channel: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(16))

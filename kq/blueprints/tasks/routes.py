@@ -145,6 +145,7 @@ def _render_day(store, day):
                            summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
                            page=page, pages=pages, page_size=PAGE_SIZE,
                            dormant_after=dormant_after, kind_names=labels.KINDS,
+                           cards=" ".join(f"/customers/{row.customer_id}" for row in rows),
                            days_format=_("%(days)d d", days=0).replace("0", "%d", 1),
                            previous=day - timedelta(days=1),
                            following=day + timedelta(days=1) if day < today else None)
