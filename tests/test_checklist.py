@@ -298,3 +298,27 @@ def test_sms_bodies_quote_like_the_whole_text(app, world):
         assert body("red_flag", "王姐", own=own) == quote(
             scripts.message_for(own, SimpleNamespace(greeting_name="王姐"), staff, store, day),
             safe="")
+
+
+def test_many_items_at_once_insert_once_with_defaults(app, world):
+    """Over 100 rows PostgreSQL takes them as arrays (unnest): same rows, same defaults, and
+    duplicates ignored, as the row-by-row statement does on SQLite."""
+    from kq.models import Task, User
+    from kq.services.checklist import UNIQUE, insert_ignoring_duplicates
+
+    with app.app_context():
+        staff = db.session.get(User, world.users["beautician1"])
+        customers = [CustomerFactory(store_id=world.store1) for _ in range(120)]
+        db.session.flush()
+        rows = [{"store_id": world.store1, "staff_id": staff.id, "customer_id": c.id,
+                 "kind": "red_flag", "due_on": D, "status": "open",
+                 "detail": {"days": 31 + i, "note": "引号\"和&"}} for i, c in enumerate(customers)]
+        assert insert_ignoring_duplicates(Task, rows, UNIQUE) == 120
+        assert insert_ignoring_duplicates(Task, rows + [{**rows[0], "due_on": D + timedelta(
+            days=1)}], UNIQUE) == 1
+        db.session.commit()
+        made = db.session.scalars(db.select(Task).where(Task.due_on == D)
+                                  .order_by(Task.id)).all()
+        assert len(made) == 120
+        assert made[5].detail == {"days": 36, "note": "引号\"和&"}
+        assert all(t.created_at is not None and t.created_at.tzinfo is not None for t in made)

@@ -4,9 +4,10 @@ Every rule reads its numbers from the store's settings and is one indexed query;
 inserted with ON CONFLICT DO NOTHING on (staff, customer, kind, date), so running a day twice,
 or twice at once, creates nothing new.
 """
+import json
 import math
 from calendar import isleap
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,10 +31,50 @@ def insert_ignoring_duplicates(model, rows, index_elements):
     if not rows:
         return 0
     dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) > 100:
+        return _insert_unnest(model.__table__, rows, index_elements)
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (insert(model).on_conflict_do_nothing(index_elements=index_elements)
                  .returning(model.id))
     return len(db.session.execute(statement, rows).all())
+
+
+def _as_text(value):
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _insert_unnest(table, rows, index_elements):
+    """PostgreSQL, many rows: one INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING.
+    A day's 15,000 items per store went in as fifteen 1,000-row VALUES statements, and psycopg
+    spent most of the time parsing their placeholders; this sends one small statement and one
+    array per column. Python-side column defaults are filled in here, as insert() would."""
+    from sqlalchemy.dialects import postgresql
+
+    names = list(rows[0])
+    defaults = {c.name: c.default for c in table.columns
+                if c.name not in names and c.default is not None and not c.primary_key}
+    columns = names + list(defaults)
+    arrays = [[_as_text(row[name]) for row in rows] for name in names]
+    for default in defaults.values():
+        value = default.arg(None) if default.is_callable else default.arg
+        arrays.append([_as_text(value)] * len(rows))
+    dialect = postgresql.dialect()
+    casts = ", ".join(f"u.c{i}::{table.c[name].type.compile(dialect=dialect)}"
+                      for i, name in enumerate(columns))
+    unnest = ", ".join("%s::text[]" for _ in columns)
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} FROM "
+           f"unnest({unnest}) AS u({aliases}) ON CONFLICT ({', '.join(index_elements)}) "
+           f"DO NOTHING RETURNING id")
+    return len(db.session.connection().exec_driver_sql(sql, tuple(arrays)).all())
 
 
 def _live(store):
