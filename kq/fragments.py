@@ -14,7 +14,7 @@ _kept = {}
 
 @pass_context
 def kept(context, key, macro, *args, **kwargs):
-    key = (context["current_locale"], key)
+    key = (context.get("current_locale"), key)
     html = _kept.get(key)
     if html is None:
         if len(_kept) >= LIMIT:
@@ -22,6 +22,3 @@ def kept(context, key, macro, *args, **kwargs):
         html = _kept[key] = macro(*args, **kwargs)
     return html
 
-
-def clear():
-    _kept.clear()

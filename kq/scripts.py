@@ -112,15 +112,15 @@ _GREETING, _GIFT = "\x00greeting\x00", "\x00gift\x00"
 _Q_GREETING, _Q_GIFT = quote(_GREETING, safe=""), quote(_GIFT, safe="")
 
 
-def sms_bodies(bodies, staff, store, day):
+def sms_bodies(staff, store, day):
     """A function (kind, greeting, gift, own=None) → the URL-quoted text, the same as quoting
     `message_for(...)`, for a list of many items: each text is filled in and quoted once, and
     only the customer's own parts are quoted per item. `own` is the store's own text for the
-    kind when the caller has it at hand (else `bodies[kind]`)."""
+    kind, if it wrote one (else the default)."""
     quoted = {}
 
     def body(kind, greeting, gift="", own=None):
-        template = own or bodies.get(kind, "")
+        template = own or DEFAULTS.get(kind, "")
         text = quoted.get(template)
         if text is None:
             text = quoted[template] = quote(render(template, {

@@ -289,7 +289,7 @@ def test_sms_bodies_quote_like_the_whole_text(app, world):
         store = load(Store, world.store1)
         staff = SimpleNamespace(display_name="小美 & 朋友")
         day = date(2026, 3, 8)
-        body = scripts.sms_bodies(scripts.DEFAULTS, staff, store, day)
+        body = scripts.sms_bodies(staff, store, day)
         for kind, text in scripts.DEFAULTS.items():
             customer = SimpleNamespace(greeting_name="梁小姐#1")
             whole = scripts.message_for(text, customer, staff, store, day, gift="面膜 100%")

@@ -17,7 +17,7 @@ from kq.models import Customer, MessageTemplate, PrepaidCard, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
 from kq.scoping import current_store
-from kq.scripts import DEFAULTS, sms_bodies, sms_link, tel_href
+from kq.scripts import sms_bodies, sms_link, tel_href
 from kq.services.checklist import ensure_day
 
 OVERDUE_DAYS = 14
@@ -27,8 +27,8 @@ PAGE_SIZE = 50  # the next fifty open items; done ones sink to the end
 # values: SQLAlchemy caches their compiled form and their cache key, and a view costs little
 # more than SQLite's own work. `since` is the first overdue day that still shows; for a past
 # day it is the day itself, which leaves only that day's items.
-_day, _since = bindparam("day"), bindparam("since")
-_WHERE = (Task.store_id == bindparam("store"), Task.staff_id == bindparam("staff"),
+_store, _day, _since = bindparam("store"), bindparam("day"), bindparam("since")
+_WHERE = (Task.store_id == _store, Task.staff_id == bindparam("staff"),
           or_(Task.due_on == _day, and_(Task.due_on < _day, Task.due_on >= _since,
                                         Task.status == OPEN, Task.kind.not_in(DAILY_KINDS))))
 _SUMMARY = select(
@@ -45,7 +45,7 @@ _ORDER = (case((Task.status == DONE, 1), else_=0),
           case((Task.kind == "red_flag", Customer.last_visit_at), else_=None),
           Customer.greeting_name, Task.id)
 _keys = [key.label(f"k{i}") for i, key in enumerate(_ORDER)]
-_items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail, Task.store_id,
+_items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail,
                  Customer.id.label("customer_id"), Customer.greeting_name, Customer.phone,
                  # what "days since" counts from: the last visit, or joining if she never came
                  type_coerce(func.coalesce(Customer.last_visit_at, Customer.created_at),
@@ -64,7 +64,7 @@ _PAGE = (select(*(c for c in _items.c if c.name not in {k.name for k in _keys}),
                 select(func.sum(PrepaidCard.balance_fen)).where(*_usable)
                 .scalar_subquery().label("balance_fen"),
                 select(MessageTemplate.body).where(
-                    MessageTemplate.store_id == _items.c.store_id,
+                    MessageTemplate.store_id == _store,
                     MessageTemplate.kind == _items.c.kind, MessageTemplate.channel == "sms")
                 .scalar_subquery().label("sms_body"))
          .order_by(*(_items.c[f"k{i}"] for i in range(3)), _items.c.k3.desc().nulls_last(),
@@ -123,11 +123,11 @@ def _render_day(store, day):
     pages = max(1, -(-(summary["total"] + summary["overdue"]) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     items = list_page(params, page)
-    sms_body = sms_bodies(DEFAULTS, current_user, store, today)
+    sms_body = sms_bodies(current_user, store, today)
     tr = memo_gettext()
     tz, dormant_after, is_today = store.tz, store.dormant_after_days, day == today
     rows = []
-    for (task_id, kind, status, due_on, detail, _store, customer_id, name, phone, since,
+    for (task_id, kind, status, due_on, detail, customer_id, name, phone, since,
          sessions, balance, own_sms) in items:
         detail = detail or {}
         done = status == DONE
