@@ -6,14 +6,15 @@ from kq.models.contact import Contact, Task
 from kq.models.customer import Customer, CustomerSearchKey, CustomerTag
 from kq.models.engagement import (Complaint, ComplaintStep, Gift, GiftHandout, GiftStockMove,
                                   Promise)
+from kq.models.imports import ImportJob
 from kq.models.report import DormantSnapshot, Report
-from kq.models.service import CareNote, PointsEntry, PrepaidCard, Visit
+from kq.models.service import CardMove, CareNote, PointsEntry, PrepaidCard, Visit
 from kq.models.staffing import Assignment, LedgerEntry, ReactivationOffer
 from kq.models.store import Store
 from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 
 __all__ = [
-    "AuditEvent", "Assignment", "BEAUTICIAN", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
-    "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "LedgerEntry", "MANAGER", "OWNER",
+    "AuditEvent", "Assignment", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
+    "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "LedgerEntry", "MANAGER", "OWNER",
     "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "Store", "Task", "User", "Visit", "utcnow",
 ]

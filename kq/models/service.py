@@ -1,7 +1,7 @@
 """What happens in the treatment room: visits, care notes, prepaid cards, points."""
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kq.extensions import db
@@ -26,6 +26,10 @@ class Visit(TimestampMixin, db.Model):
     prepaid_card_id: Mapped[int | None] = mapped_column(ForeignKey("prepaid_cards.id"))
     points_earned: Mapped[int] = mapped_column(default=0)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # An opening record made by an import from the old system's summary columns: it carries
+    # her history (last visit, spend, number of visits) and never earns a reward.
+    imported: Mapped[bool] = mapped_column(default=False, server_default=false())
+    visits_counted: Mapped[int] = mapped_column(default=1, server_default="1")
 
     customer = relationship("Customer")
     staff = relationship("User", foreign_keys=[staff_id])
@@ -64,14 +68,45 @@ class PrepaidCard(TimestampMixin, db.Model):
     sessions_used: Mapped[int] = mapped_column(default=0)
     balance_fen: Mapped[int] = mapped_column(default=0)
     expires_on: Mapped[date | None]
+    price_fen: Mapped[int] = mapped_column(default=0, server_default="0")  # paid at the sale
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def sessions_left(self):
         return self.sessions_total - self.sessions_used
 
     def is_usable(self, today):
+        if self.status != "open":
+            return False
         not_expired = self.expires_on is None or self.expires_on >= today
         return not_expired and (self.sessions_left > 0 or self.balance_fen > 0)
+
+
+class CardMove(TimestampMixin, db.Model):
+    """Append-only: every sale, top-up, use, refund and close of a prepaid card is one row;
+    the card's sessions and balance are the sum, kept by kq.services.cards."""
+
+    __tablename__ = "card_moves"
+    __table_args__ = (Index("ix_card_moves_card_time", "card_id", "created_at"),
+                      Index("ix_card_moves_store_time", "store_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("prepaid_cards.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # sale, top_up, use, refund, close, import
+    sessions_delta: Mapped[int] = mapped_column(default=0)
+    balance_delta_fen: Mapped[int] = mapped_column(default=0)
+    paid_fen: Mapped[int] = mapped_column(default=0)  # money taken (+) or given back (-)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    card = relationship("PrepaidCard")
+    staff = relationship("User")
 
 
 class PointsEntry(TimestampMixin, db.Model):

@@ -2,7 +2,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kq.extensions import db
@@ -40,6 +40,12 @@ class Store(TimestampMixin, db.Model):
     monthly_reactivation_target: Mapped[int] = mapped_column(default=3, server_default="3")
     # Set by the classification run: the lowest score inside the top key_share_pct.
     key_score_threshold: Mapped[int | None]
+    # How staff sign their messages ("丽颜 · 小林" style); None: the store name.
+    signature: Mapped[str | None] = mapped_column(String(40))
+    # Threshold changes wait here until the next daily run applies them (Manage → Settings).
+    pending_settings: Mapped[dict | None] = mapped_column(JSON)
+    # The column mapping of the last import, offered again next time ({field: header text}).
+    import_mapping: Mapped[dict | None] = mapped_column(JSON)
 
     @property
     def tz(self):

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("customers", __name__)
 
-from kq.blueprints.customers import commitments, editing, routes  # noqa: E402,F401 - views
+from kq.blueprints.customers import cards, commitments, editing, routes  # noqa: E402,F401 - views

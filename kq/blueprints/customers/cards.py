@@ -1,0 +1,1 @@
+"""Prepaid cards (卡项) on the customer's card: sell, top up, use, refund or close."""

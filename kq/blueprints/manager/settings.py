@@ -1,0 +1,11 @@
+"""Manage → Settings: every threshold and amount of the SPEC, as this store's own setting."""
+from flask import abort
+
+from kq.auth import manager_required
+from kq.blueprints.manager import bp
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@manager_required
+def settings():
+    abort(404)  # being built

@@ -1,0 +1,11 @@
+"""Manage → Staff: add, edit, deactivate and reset the passwords of the store's accounts."""
+from flask import abort
+
+from kq.auth import manager_required
+from kq.blueprints.manager import bp
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@manager_required
+def staff():
+    abort(404)  # being built
