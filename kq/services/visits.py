@@ -10,10 +10,15 @@ def points_for(amount_fen, store):
 
 
 def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
-                 prepaid_card=None, recorded_by=None, commit=True, reclassify=True):
+                 prepaid_card=None, recorded_by=None, commit=True, reclassify=True,
+                 imported=False, visits_counted=1):
     """Add a visit and keep the customer's bookkeeping (last visit, count, spend, points),
     then re-classify her (key, band). Bulk loaders pass reclassify=False and run the store-wide
-    classification once at the end."""
+    classification once at the end.
+
+    An import passes imported=True: the row is her history from the old system (for an
+    opening record, `visits_counted` visits summed into one), earns no points and never a
+    reward (the ledger skips imported visits)."""
     if visited_at.tzinfo is None:
         raise ValueError("visited_at must be aware")
     if amount_fen < 0:
@@ -22,7 +27,8 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
     visit = Visit(store_id=customer.store_id, customer_id=customer.id,
                   staff_id=staff.id if staff else None, visited_at=visited_at,
                   services=services, amount_fen=amount_fen,
-                  recorded_by_id=recorded_by.id if recorded_by else None)
+                  recorded_by_id=recorded_by.id if recorded_by else None,
+                  imported=imported, visits_counted=visits_counted)
     if prepaid_card is not None:
         if prepaid_card.customer_id != customer.id:
             raise ServiceError("card", field="prepaid_card")
@@ -30,11 +36,11 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
             raise ServiceError("no_sessions", field="prepaid_card")
         prepaid_card.sessions_used += 1
         visit.prepaid_card = prepaid_card
-    visit.points_earned = points_for(amount_fen, store)
+    visit.points_earned = 0 if imported else points_for(amount_fen, store)
     db.session.add(visit)
     if customer.last_visit_at is None or visited_at > customer.last_visit_at:
         customer.last_visit_at = visited_at
-    customer.visit_count += 1
+    customer.visit_count += visits_counted
     customer.total_spent_fen += amount_fen
     if visit.points_earned:
         db.session.add(PointsEntry(store_id=customer.store_id, customer_id=customer.id,

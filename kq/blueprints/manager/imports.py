@@ -1,5 +1,5 @@
 """Manage → Import: upload a spreadsheet, check the mapping and preview, confirm (SPEC §11)."""
-from flask import abort
+from flask import render_template
 
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
@@ -8,4 +8,4 @@ from kq.blueprints.manager import bp
 @bp.route("/import", methods=["GET", "POST"])
 @manager_required
 def import_index():
-    abort(404)  # being built
+    return render_template("manager/_layout.html")  # being built
