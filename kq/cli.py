@@ -180,3 +180,50 @@ def customers_recompute(store_id, search_keys):
     for sid, result in recompute_classifications(store_id).items():
         click.echo(f"store {sid}: {result['customers']} customers, {result['key']} key "
                    f"(score threshold {result['threshold']})")
+
+
+@kq_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--confirm", is_flag=True, help="Write; without it, a dry run that writes nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as one JSON object.")
+@click.option("--locale", default="en", show_default=True, help="Language of the messages.")
+def import_file(path, store_id, confirm, as_json, locale):
+    """Import customers (and visits, cards) from an .xlsx or CSV file into a store."""
+    import json
+    from pathlib import Path
+
+    from flask import current_app
+    from flask_babel import force_locale
+
+    from kq.services import importing
+
+    store = db.session.get(Store, store_id)
+    if store is None:
+        raise click.ClickException(f"no store with id {store_id}")
+    data = Path(path).read_bytes()
+    by = db.session.scalar(db.select(User).where(User.store_id == store.id,
+                                                 User.role.in_(("manager", "owner")))
+                           .order_by(User.id))
+    with current_app.test_request_context("/cli/import"), force_locale(locale):
+        try:
+            if confirm:
+                result = importing.run(store, data, by, file_name=Path(path).name)
+                db.session.commit()
+            else:
+                result = importing.preview(store, data, file_name=Path(path).name)
+        except importing.ImportRefused as refused:
+            db.session.rollback()
+            raise click.ClickException(importing.describe(refused.code, refused.params)) from None
+        body = importing.as_json(result)
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False))
+        return
+    verb = "Imported" if confirm else "Dry run (nothing written)"
+    click.echo(f"{verb}: {body['new']} new, {body['merged']} merged, {body['unchanged']} "
+               f"unchanged, {body['skipped']} skipped, {len(body['errors'])} errors, "
+               f"{len(body['warnings'])} warnings; visits {body['visits']['new']} new")
+    for kind in ("errors", "warnings"):
+        for item in body[kind]:
+            click.echo(f"  {kind[:-1]}: row {item['row']}, {item['column'] or '-'}: "
+                       f"{item['message']}")

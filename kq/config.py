@@ -57,7 +57,7 @@ class Config:
     LOGIN_LIMIT = os.environ.get("KQ_LOGIN_LIMIT", "10 per minute")
     # argon2id, RFC 9106 second recommended profile (64 MiB, t=3, p=4).
     ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 21 * 1024 * 1024  # a 20 MB spreadsheet and its form
     TESTING = False
     REPORTS_DIR = os.environ.get("KQ_REPORTS_DIR") or str(INSTANCE_DIR / "reports")
     REPORT_RETENTION_DAYS = int(os.environ.get("KQ_REPORT_RETENTION_DAYS", "7"))

@@ -30,6 +30,17 @@ def write_intent():
         _write_intent.reset(token)
 
 
+@contextlib.contextmanager
+def read_intent():
+    """For a long read outside a request (an import's preview job): a deferred BEGIN, so that
+    it holds no write lock while it reads."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
 @event.listens_for(Engine, "connect")
 def _on_connect(dbapi_connection, _record):
     if not isinstance(dbapi_connection, sqlite3.Connection):

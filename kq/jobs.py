@@ -147,3 +147,19 @@ def recompute_classifications(store_id=None):
     from kq.services.classify import recompute_all
 
     return recompute_all(store_id)
+
+
+@with_app
+def preview_import(import_id):
+    """Read and plan an uploaded spreadsheet (kq.services.importing); writes only the preview."""
+    from kq.services.importing.uploads import make_preview
+
+    return make_preview(import_id)
+
+
+@with_app
+def run_import(import_id):
+    """Import a previewed, confirmed spreadsheet in one transaction."""
+    from kq.services.importing.uploads import make_import
+
+    return make_import(import_id)

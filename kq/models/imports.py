@@ -36,6 +36,7 @@ class ImportJob(TimestampMixin, db.Model):
     preview: Mapped[dict | None] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # of the current step
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     requested_by = relationship("User")
