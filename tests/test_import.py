@@ -380,3 +380,35 @@ def test_fuzzed_csv_rows_never_break_the_preview(app, store_with_staff):
             _run(app, store_with_staff, data, confirm=False, name="f.csv")
         except importing.ImportRefused:
             pass
+
+
+def test_a_real_visit_after_imported_history_still_wins_her_back(app, store_with_staff):
+    """The opening record is her previous visit: a visit 30+ days later, after a contact by
+    her beautician, earns the reward; the imported rows themselves never do."""
+    from kq.models import Contact
+    from kq.services.ledger import run_ledger
+    from kq.services.visits import record_visit
+
+    from freezegun import freeze_time
+
+    world = store_with_staff
+    _run(app, world, messy_workbook(), confirm=True)  # 梁小娟: last visit 2026-10-02
+    with freeze_time("2026-11-25 02:00:00"), app.app_context():
+        store = db.session.get(Store, world.store1)
+        liang = db.session.get(Customer, world.customers["mine"])
+        staff = db.session.get(User, world.users["beautician1"])
+        from kq.models import Assignment
+
+        db.session.execute(Assignment.__table__.update().where(
+            Assignment.customer_id == liang.id).values(
+                assigned_at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
+        moment = datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc)
+        db.session.add(Contact(store_id=store.id, customer_id=liang.id, staff_id=staff.id,
+                               channel="phone", outcome="reached", contacted_at=moment,
+                               client_id="c-import-1"))
+        db.session.commit()
+        record_visit(liang, visited_at=datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc),
+                     staff=staff, amount_fen=10000)
+        run_ledger(store, date(2026, 11, 24))
+        rewards = db.session.scalars(select(LedgerEntry).where(LedgerEntry.amount_fen > 0)).all()
+        assert [(r.staff_id, r.customer_id) for r in rewards] == [(staff.id, liang.id)]

@@ -46,7 +46,8 @@ def reward_rows(store, day):
     visits = db.session.execute(
         select(Visit.id, Visit.customer_id, Visit.visited_at, prev_at.label("prev"))
         .join(Customer, Customer.id == Visit.customer_id)
-        .where(Visit.store_id == store.id, Visit.visited_at >= midnight(store, day),
+        .where(Visit.store_id == store.id, Visit.imported.is_(False),
+               Visit.visited_at >= midnight(store, day),
                Visit.visited_at < midnight(store, day + timedelta(days=1)),
                Customer.deleted_at.is_(None))).all()
     rows = []
