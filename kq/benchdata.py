@@ -12,12 +12,13 @@ from sqlalchemy import func, insert, select, text
 
 from kq.demo import GIVEN_F, GIVEN_M, SERVICES, SURNAMES, TRIAL_SHARE, TRIALS
 from kq.extensions import db
-from kq.models import (BEAUTICIAN, MANAGER, Assignment, Contact, Customer, CustomerSearchKey,
-                       PrepaidCard, Store, User, Visit)
+from kq.models import (BEAUTICIAN, MANAGER, Assignment, CardMove, Contact, Customer,
+                       CustomerSearchKey, PrepaidCard, Store, User, Visit)
 from kq.services.classify import recompute_store
 from kq.services.customers import search_keys
 
 BATCH = 20000
+CARD_PRICE_FEN = 298000  # a ten-session course card
 
 
 class _Ids:
@@ -72,7 +73,7 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
     about `visits` visits in all (per store: visits / stores)."""
     rng = random.Random(seed)
     ids = {m: _Ids(m) for m in (Store, User, Customer, CustomerSearchKey, Visit, Assignment,
-                                Contact, PrepaidCard)}
+                                Contact, PrepaidCard, CardMove)}
     if password_hash is None:
         probe = User(password_hash="")
         probe.set_password("bench1234")
@@ -96,7 +97,8 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
                          "created_at": now})
         _bulk(User, team)
         beauticians = [u["id"] for u in team[1:]]
-        customer_rows, visit_rows, assignment_rows, contact_rows, card_rows = [], [], [], [], []
+        customer_rows, visit_rows, assignment_rows, contact_rows = [], [], [], []
+        card_rows, move_rows = [], []
         mean_visits = per_store_visits / max(1, customers)
         for n in range(customers):
             cid = ids[Customer].take()
@@ -160,10 +162,19 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
                                         "assigned_at": now - timedelta(days=rng.randint(20, 150)),
                                         "proposed_for_reassignment": False, "created_at": now})
             if not trial and rng.random() < 0.3:
-                card_rows.append({"id": ids[PrepaidCard].take(), "store_id": store.id,
+                card_id, used = ids[PrepaidCard].take(), rng.randint(0, 10)
+                card_rows.append({"id": card_id, "store_id": store.id,
                                   "customer_id": cid, "name": "疗程卡", "sessions_total": 10,
-                                  "sessions_used": rng.randint(0, 10), "balance_fen": 0,
+                                  "sessions_used": used, "balance_fen": 0,
+                                  "price_fen": CARD_PRICE_FEN, "status": "open",
                                   "created_at": now})
+                # Its moves sum to the card: the sale, and the sessions used so far in one.
+                for kind, sessions, paid in (("sale", 10, CARD_PRICE_FEN), ("use", -used, 0)):
+                    if sessions:
+                        move_rows.append({"id": ids[CardMove].take(), "store_id": store.id,
+                                          "card_id": card_id, "customer_id": cid, "kind": kind,
+                                          "sessions_delta": sessions, "balance_delta_fen": 0,
+                                          "paid_fen": paid, "created_at": now})
         _bulk(Customer, customer_rows)
         _bulk(CustomerSearchKey, [
             {"id": ids[CustomerSearchKey].take(), "store_id": store.id, "customer_id": row["id"],
@@ -175,12 +186,13 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
         _bulk(Assignment, assignment_rows)
         _bulk(Contact, contact_rows)
         _bulk(PrepaidCard, card_rows)
+        _bulk(CardMove, move_rows)
         db.session.flush()
         recompute_store(store, commit=False)
         db.session.commit()
         log(f"store {store.id}: {len(customer_rows)} customers, {len(visit_rows)} visits, "
             f"{len(beauticians)} beauticians")
     _fix_sequences(Store, User, Customer, CustomerSearchKey, Visit, Assignment, Contact,
-                   PrepaidCard)
+                   PrepaidCard, CardMove)
     db.session.commit()
 

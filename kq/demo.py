@@ -2,10 +2,12 @@
 import random
 from datetime import datetime, time, timedelta, timezone
 
+from sqlalchemy import select, update
+
 from kq.extensions import db
-from kq.models import (BEAUTICIAN, MANAGER, OWNER, CareNote, Complaint, ComplaintStep, Contact,
-                       Customer, Gift, GiftHandout, GiftStockMove, PrepaidCard, Promise, Store,
-                       User)
+from kq.models import (BEAUTICIAN, MANAGER, OWNER, CardMove, CareNote, Complaint, ComplaintStep,
+                       Contact, Customer, Gift, GiftHandout, GiftStockMove, PrepaidCard, Promise,
+                       Store, User, Visit)
 from kq.models.engagement import COMPLAINT_STEPS
 from kq.services.assignments import assign
 from kq.services.classify import recompute_store
@@ -24,6 +26,7 @@ SERVICES = (("面部深层清洁", 29800), ("补水护理", 36800), ("肩颈按�
             ("头部舒压", 16800), ("抗衰紧致", 68000))
 TRIALS = (("新客面部清洁体验", 3900), ("补水体验", 6800), ("肩颈体验", 9900))
 TRIAL_SHARE = 0.45
+CARD_PRICES = {10: 298000, 12: 348000, 20: 528000}  # a course card's price by its sessions
 SKIN = ("dry", "oily", "combination", "normal", "sensitive")
 SOURCES = ("walk_in", "referral", "trial_card", "online")
 HOBBIES = ("瑜伽", "烘焙", "旅行", "追剧", "跑步", "插花", "摄影", "读书")
@@ -102,11 +105,20 @@ def _history(rng, store, customer, staff_members, today, cards):
     interval = rng.choice((7, 10, 14, 21, 30, 45))
     card = None
     if rng.random() < 0.45:
+        sessions = rng.choice((10, 12, 20))
         card = PrepaidCard(store_id=store.id, customer_id=customer.id,
                            name=rng.choice(("补水护理卡", "肩颈疗程卡", "年度会员卡")),
-                           sessions_total=rng.choice((10, 12, 20)), balance_fen=0,
-                           expires_on=joined + timedelta(days=730))
+                           sessions_total=sessions, balance_fen=0,
+                           expires_on=joined + timedelta(days=730),
+                           price_fen=CARD_PRICES[sessions], sold_by_id=staff_members[0].id,
+                           created_at=_local(store, joined, 10))
         db.session.add(card)
+        db.session.flush()
+        # Its sale, so that the card's sessions are the sum of its moves (the visits below
+        # add the uses through the card service).
+        db.session.add(CardMove(store_id=store.id, card_id=card.id, customer_id=customer.id,
+                                kind="sale", sessions_delta=sessions, paid_fen=card.price_fen,
+                                staff_id=staff_members[0].id, created_at=card.created_at))
         cards.append(card)
     days, day = [], stop  # counted back from her last visit, so "stopped" means exactly that
     while day >= joined:
@@ -172,6 +184,11 @@ def _populate(rng, store, n, staff_members, manager, used_phones, special=()):
                               customer.created_at.astimezone(store.tz).date())
             assign(customer, staff, by=manager, at=_local(store, assigned_on, 9), commit=False)
             _contacts(rng, store, customer, staff, today)
+    # The card service dates each use when it is recorded; here that is the visit's own time.
+    db.session.execute(update(CardMove).where(
+        CardMove.store_id == store.id, CardMove.visit_id.is_not(None)).values(
+        created_at=select(Visit.visited_at).where(Visit.id == CardMove.visit_id)
+        .scalar_subquery()).execution_options(synchronize_session=False))
     return customers
 
 

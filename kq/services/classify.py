@@ -2,8 +2,9 @@
 
 Key: a weighted score (0–100) over total spend, visit count, referrals, age and purchasing
 power; the top key_share_pct (40%) of the store's customers by score are key; the store rule
-(a usable prepaid card, or more than key_spend_fen spent) always makes key; a manual override
-wins over both. Bands count visits in the last band_window_days (90).
+(an open, unexpired prepaid card with sessions or balance left, or more than key_spend_fen
+spent) always makes key; a manual override wins over both. Bands count visits in the last
+band_window_days (90).
 """
 import math
 from datetime import timedelta
@@ -66,7 +67,7 @@ def decide_key(customer_score, threshold, has_card, total_spent_fen, override, s
 def _card_holders(store, customer_ids=None):
     today = store.today()
     query = (select(PrepaidCard.customer_id).distinct()
-             .where(PrepaidCard.store_id == store.id,
+             .where(PrepaidCard.store_id == store.id, PrepaidCard.status == "open",
                     (PrepaidCard.expires_on.is_(None)) | (PrepaidCard.expires_on >= today),
                     (PrepaidCard.sessions_used < PrepaidCard.sessions_total)
                     | (PrepaidCard.balance_fen > 0)))

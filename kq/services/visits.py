@@ -2,6 +2,7 @@
 from kq.extensions import db
 from kq.models import PointsEntry, Visit
 from kq.services import ServiceError
+from kq.services.cards import use_card
 
 
 def points_for(amount_fen, store):
@@ -11,14 +12,17 @@ def points_for(amount_fen, store):
 
 def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
                  prepaid_card=None, recorded_by=None, commit=True, reclassify=True,
-                 imported=False, visits_counted=1):
+                 imported=False, visits_counted=1, card_amount_fen=None):
     """Add a visit and keep the customer's bookkeeping (last visit, count, spend, points),
     then re-classify her (key, band). Bulk loaders pass reclassify=False and run the store-wide
     classification once at the end.
 
     An import passes imported=True: the row is her history from the old system (for an
     opening record, `visits_counted` visits summed into one), earns no points and never a
-    reward (the ledger skips imported visits)."""
+    reward (the ledger skips imported visits).
+
+    With a prepaid card the visit uses one session of it, or, given card_amount_fen, takes
+    that much of the visit's amount from the card's balance (kq.services.cards.use_card)."""
     if visited_at.tzinfo is None:
         raise ValueError("visited_at must be aware")
     if amount_fen < 0:
@@ -32,12 +36,18 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
     if prepaid_card is not None:
         if prepaid_card.customer_id != customer.id:
             raise ServiceError("card", field="prepaid_card")
-        if prepaid_card.sessions_left <= 0:
-            raise ServiceError("no_sessions", field="prepaid_card")
-        prepaid_card.sessions_used += 1
-        visit.prepaid_card = prepaid_card
+        if card_amount_fen is not None and not 0 < card_amount_fen <= amount_fen:
+            raise ServiceError("card_amount", field="prepaid_card")
     visit.points_earned = 0 if imported else points_for(amount_fen, store)
     db.session.add(visit)
+    if prepaid_card is not None:
+        # A refusal (no sessions, not enough balance, closed or expired) is a ServiceError
+        # after the visit was flushed: the caller rolls back.
+        visit.prepaid_card = prepaid_card
+        db.session.flush()
+        use_card(prepaid_card, sessions=0 if card_amount_fen else 1,
+                 amount_fen=card_amount_fen or 0, visit=visit, by=recorded_by or staff,
+                 commit=False)
     if customer.last_visit_at is None or visited_at > customer.last_visit_at:
         customer.last_visit_at = visited_at
     customer.visit_count += visits_counted

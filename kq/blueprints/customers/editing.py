@@ -13,12 +13,14 @@ from kq.blueprints.customers import bp
 from kq.blueprints.customers.forms import CareNoteForm, CustomerForm, VisitForm
 from kq.blueprints.customers.routes import can_edit
 from kq.extensions import db
+from kq.i18n import fen
 from kq.masking import national
 from kq.models import BEAUTICIAN, CareNote, Customer, PrepaidCard, User, Visit, utcnow
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
 from kq.services.assignments import assign
 from kq.services.classify import recompute_customer
+from kq.services.contacts import can_contact
 from kq.services.customers import (DuplicatePhone, find_by_phone, normalize_phone, save_customer,
                                   tags_of)
 from kq.services.visits import record_visit
@@ -145,10 +147,23 @@ def edit(customer_id):
     return _save(form, customer, store, {str(s.id) for s in staff}, creating=False)
 
 
-def _usable_cards(customer, today):
+def _card_choices(customer, today):
+    """Her usable cards as choices: "ID" uses one session, "balance-ID" pays the amount from
+    the balance. Only for staff who may act for her (managers, her own beautician)."""
+    if not can_contact(current_user, customer):
+        return {}
     cards = db.session.scalars(select(PrepaidCard).where(
         PrepaidCard.customer_id == customer.id).order_by(PrepaidCard.id)).all()
-    return [c for c in cards if c.is_usable(today) and c.sessions_left > 0]
+    choices = {}
+    for card in (c for c in cards if c.is_usable(today)):
+        if card.sessions_left > 0:
+            choices[str(card.id)] = (card, None, _("%(card)s: one session (%(n)d left)",
+                                                   card=card.name, n=card.sessions_left))
+        if card.balance_fen > 0:
+            choices[f"balance-{card.id}"] = (card, "balance", _(
+                "%(card)s: the amount from its balance (%(amount)s left)", card=card.name,
+                amount=fen(card.balance_fen)))
+    return choices
 
 
 @bp.route("/<int:customer_id>/visits/new", methods=["GET", "POST"])
@@ -162,15 +177,16 @@ def record(customer_id):
     if current_user.role != BEAUTICIAN:
         form.staff_id.choices.insert(0, SelectChoice(str(current_user.id),
                                                      current_user.display_name))
-    cards = _usable_cards(customer, today)
+    cards = _card_choices(customer, today)
     form.prepaid_card_id.choices = [SelectChoice("", _("No card: paid"))] + [
-        SelectChoice(str(c.id), _("%(card)s (%(n)d sessions left)", card=c.name,
-                                  n=c.sessions_left)) for c in cards]
+        SelectChoice(value, label) for value, (_card, _use, label) in cards.items()]
     if request.method == "GET":
         form.visited_on.data = today
         form.visited_time.data = store.local_now().time().replace(second=0, microsecond=0)
         form.staff_id.data = str(current_user.id)
         return render_template("customers/visit.html", form=form, customer=customer)
+    if form.prepaid_card_id.data and not can_contact(current_user, customer):
+        abort(403)  # only her own beautician or a manager takes from her card
     valid = form.validate()
     if valid and form.visited_on.data > today:
         form.visited_on.errors = [_("A visit cannot be in the future.")]
@@ -182,20 +198,29 @@ def record(customer_id):
     if valid and form.staff_id.data not in served_by:
         form.staff_id.errors = [_("Choose who served her.")]
         valid = False
-    card = next((c for c in cards if str(c.id) == form.prepaid_card_id.data), None)
+    card, use, _label = cards.get(form.prepaid_card_id.data, (None, None, None))
+    amount = int((form.amount.data or Decimal(0)) * 100)
     if valid and form.prepaid_card_id.data and card is None:
         form.prepaid_card_id.errors = [_("That card has no sessions left or is not hers.")]
         valid = False
-    if not valid:
-        return render_template("customers/visit.html", form=form, customer=customer), 422
-    moment = datetime.combine(form.visited_on.data, form.visited_time.data or time(12),
-                              tzinfo=store.tz)
-    amount = int((form.amount.data or Decimal(0)) * 100)
-    record_visit(customer, visited_at=moment, staff=served_by[form.staff_id.data],
-                 services=form.services.data.strip(), amount_fen=amount, prepaid_card=card,
-                 recorded_by=current_user)
-    flash(_("Visit recorded."), "success")
-    return redirect(url_for("customers.detail", customer_id=customer.id))
+    if valid and use == "balance" and amount <= 0:
+        form.amount.errors = [_("Enter the amount to take from the card's balance.")]
+        valid = False
+    if valid:
+        moment = datetime.combine(form.visited_on.data, form.visited_time.data or time(12),
+                                  tzinfo=store.tz)
+        try:
+            record_visit(customer, visited_at=moment, staff=served_by[form.staff_id.data],
+                         services=form.services.data.strip(), amount_fen=amount,
+                         prepaid_card=card, card_amount_fen=amount if use else None,
+                         recorded_by=current_user)
+        except ServiceError as error:  # the card could not pay (e.g. used meanwhile)
+            db.session.rollback()
+            form.prepaid_card_id.errors = [str(error.message)]
+        else:
+            flash(_("Visit recorded."), "success")
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    return render_template("customers/visit.html", form=form, customer=customer), 422
 
 
 @bp.route("/<int:customer_id>/care-notes/new", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from kq import labels
+from kq.formtools import money_field
 
 
 def _choices(mapping, blank=True):
@@ -152,8 +153,7 @@ class VisitForm(FlaskForm):
     amount = DecimalField(_l("Amount paid (CNY)"), places=2, validators=[
         Optional(), NumberRange(0, 1_000_000, message=_l("Enter an amount from 0 to 1,000,000."))])
     staff_id = SelectField(_l("Served by"), validate_choice=False, choices=[])
-    prepaid_card_id = SelectField(_l("Use a session from a prepaid card"), validate_choice=False,
-                                  choices=[])
+    prepaid_card_id = SelectField(_l("Prepaid card"), validate_choice=False, choices=[])
     client_id = HiddenField()
 
 
@@ -236,3 +236,37 @@ class StepForm(FlaskForm):
     gift_id = SelectField(_l("Gift as compensation (optional)"), validate_choice=False,
                           choices=[])
     pickup_after = DateField(_l("Gift ready from"), validators=[Optional()])
+
+
+# Prepaid cards -----------------------------------------------------------------------------
+
+def _sessions(label):
+    return IntegerField(label, validators=[Optional(), NumberRange(
+        0, 999, message=_l("Enter a number of sessions from 0 to 999."))],
+        render_kw={"inputmode": "numeric"})
+
+
+class CardSellForm(FlaskForm):
+    name = StringField(_l("Card name"), validators=[
+        InputRequired(message=_l("Give the card a name of at most 60 characters.")), _max(60)])
+    sessions = _sessions(_l("Sessions"))
+    balance = money_field(_l("Balance (CNY)"), maximum=1_000_000)
+    price = money_field(_l("Price paid (CNY)"), maximum=1_000_000)
+    expires_on = DateField(_l("Expires on (optional)"), validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional(), _max(200)])
+
+
+class CardTopUpForm(FlaskForm):
+    sessions = _sessions(_l("Sessions to add"))
+    balance = money_field(_l("Balance to add (CNY)"), maximum=1_000_000)
+    paid = money_field(_l("Paid (CNY)"), maximum=1_000_000)
+    note = StringField(_l("Note"), validators=[Optional(), _max(200)])
+
+
+class CardRefundForm(FlaskForm):
+    refund = money_field(_l("Money given back (CNY)"), maximum=1_000_000)
+    note = StringField(_l("Why"), validators=[Optional(), _max(200)])
+
+
+class CardCloseForm(FlaskForm):
+    note = StringField(_l("Why"), validators=[Optional(), _max(200)])

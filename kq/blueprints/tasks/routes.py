@@ -54,7 +54,7 @@ _items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail,
           .order_by(*_keys[:3], _keys[3].desc().nulls_last(), *_keys[4:])
           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
           .subquery("items"))
-_usable = (PrepaidCard.customer_id == _items.c.customer_id,
+_usable = (PrepaidCard.customer_id == _items.c.customer_id, PrepaidCard.status == "open",
            PrepaidCard.expires_on.is_(None) | (PrepaidCard.expires_on >= _day))
 # The page's own rows, then per row (the fifty only, by index): her usable prepaid cards and
 # the store's own SMS text for the kind (none: the default).
