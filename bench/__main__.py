@@ -134,6 +134,47 @@ def generation_figures(stores, goal):
             ("checklist generation again (nothing new)", statistics.median(again), goal)]
 
 
+def import_figures(app, size=(20000, 200000)):
+    """Moving a store in: a workbook of 20,000 customers and 200,000 visits into a new store
+    (preview, import in one transaction, then the same file again: nothing new)."""
+    from bench.importfile import workbook
+    from kq.models import BEAUTICIAN, MANAGER
+    from kq.services import importing
+
+    customers, visits = size
+    store = Store(name="新店")
+    db.session.add(store)
+    db.session.flush()
+    manager = User(username=f"import-{store.id}", display_name="店长", role=MANAGER,
+                   store_id=store.id, password_hash="x")
+    db.session.add(manager)
+    names = [f"美容师{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        db.session.add(User(username=f"import-{store.id}-{i}", display_name=name,
+                            role=BEAUTICIAN, store_id=store.id, password_hash="x"))
+    db.session.commit()
+    data = workbook(customers, visits, names)
+    rows = customers + visits
+    with app.test_request_context("/bench/import"):
+        preview, result = timed(lambda: importing.preview(store, data, "bench.xlsx"))
+        assert result["new"] == customers, result["new"]
+
+        def run():
+            done = importing.run(store, data, manager, "bench.xlsx")
+            db.session.commit()
+            return done
+
+        imported, result = timed(run)
+        again, result = timed(lambda: importing.preview(store, data, "bench.xlsx"))
+        assert (result["new"], result["merged"], result["visits"]["new"]) == (0, 0, 0)
+    return [(f"import preview ({customers:,} customers + {visits:,} visits, "
+             f"{len(data) // 1024:,} KB)", preview, "—"),
+            ("import preview, rows per second", rows / preview, "rows/s", "—"),
+            ("import (one transaction)", imported, "—"),
+            ("import, rows per second", rows / imported, "rows/s", "—"),
+            ("import preview of the same file again (0 new)", again, "—")]
+
+
 def pdf_figures(app, store):
     """Each PDF through the app's own path (data, template, WeasyPrint) against bare
     WeasyPrint laying out the very same HTML."""
@@ -261,6 +302,7 @@ def _measure(app, stores, size, database_url):
     rows += ledger_figures(stores, goal)
     if size == "store":
         rows += pdf_figures(app, stores[0])
+        rows += import_figures(app)
     beautician = db.session.scalar(db.select(User.username).where(
         User.store_id == stores[0].id, User.role == "beautician").order_by(User.id))
     db.session.commit()

@@ -47,7 +47,8 @@ def _insert_customers(store, plan, now, progress):
             row = _new_customer_row(store, record, now)
             rows.append({**{k: row.get(k) for k in keys}, "store_id": store.id,
                          "created_at": now, "updated_at": now})
-        result = db.session.execute(insert(Customer).returning(Customer.id, Customer.phone), rows)
+        result = db.session.execute(insert(Customer.__table__).returning(
+            Customer.__table__.c.id, Customer.__table__.c.phone), rows)
         for customer_id, phone in result:
             ids[phone] = customer_id
         progress(len(ids))
@@ -58,7 +59,7 @@ def _insert_customers(store, plan, now, progress):
         search_rows.extend({"store_id": store.id, "customer_id": ids[record.phone], "key": key}
                            for key in sorted(search_keys(probe)))
     for chunk in _chunks(search_rows, 5000):
-        db.session.execute(insert(CustomerSearchKey), chunk)
+        db.session.execute(insert(CustomerSearchKey.__table__), chunk)
     return ids
 
 
@@ -91,7 +92,7 @@ def _assign(store, plan, ids, by, now):
              "assigned_by_id": by.id if by else None, "proposed_for_reassignment": False,
              "created_at": now} for cid, sid in wanted.items()]
     for chunk in _chunks(rows, 5000):
-        db.session.execute(insert(Assignment), chunk)
+        db.session.execute(insert(Assignment.__table__), chunk)
     by_staff = {}
     for cid, sid in wanted.items():
         by_staff.setdefault(sid, []).append(cid)
@@ -117,7 +118,7 @@ def _tags(store, plan, ids):
                 have.add(key)
                 rows.append({"store_id": store.id, "customer_id": key[0], "name": key[1]})
     for chunk in _chunks(rows, 5000):
-        db.session.execute(insert(CustomerTag), chunk)
+        db.session.execute(insert(CustomerTag.__table__), chunk)
 
 
 def _openings(store, plan, ids, by, now):
@@ -143,7 +144,7 @@ def _openings(store, plan, ids, by, now):
         # refers to (none do today) would be kept.
         db.session.execute(Visit.__table__.delete().where(Visit.id.in_(old)))
     for chunk in _chunks(rows, 5000):
-        db.session.execute(insert(Visit), chunk)
+        db.session.execute(insert(Visit.__table__), chunk)
     return len(rows)
 
 
@@ -155,7 +156,7 @@ def _visits(store, plan, ids, by, now, progress):
              "created_at": now} for x in plan.new_visits if x["phone"] in ids]
     done = 0
     for chunk in _chunks(rows, 10000):
-        db.session.execute(insert(Visit), chunk)
+        db.session.execute(insert(Visit.__table__), chunk)
         done += len(chunk)
         progress(done)
     return len(rows)
@@ -190,7 +191,7 @@ def _points(store, plan, ids, by):
                      "reason": "import", "staff_id": by.id if by else None,
                      "created_at": utcnow()})
     for chunk in _chunks(rows, 5000):
-        db.session.execute(insert(PointsEntry), chunk)
+        db.session.execute(insert(PointsEntry.__table__), chunk)
     for row in rows:
         db.session.execute(update(Customer).where(Customer.id == row["customer_id"])
                            .values(points_balance=Customer.points_balance + row["points"]))

@@ -1,6 +1,7 @@
 """Cell values as old systems and hand-kept sheets write them, made into what a card stores.
 Each parser returns a value or raises Problem(code, **params); the code is translated where
 it is shown."""
+import functools
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
@@ -43,8 +44,9 @@ def _digits_of_number(value):
     return str(value)
 
 
+@functools.lru_cache(maxsize=65536)
 def phone(value):
-    """(E.164, is_landline). Mobiles and landlines of mainland China by default; other
+    """(E.164, is_landline, several) — cached: a visits sheet repeats each number many times. Mobiles and landlines of mainland China by default; other
     countries need their +code. Several numbers in one cell: the first, with a warning."""
     if value is None:
         return None, False, False
@@ -83,6 +85,7 @@ def _from_serial(value):
     raise Problem("date_invalid", value=str(value))
 
 
+@functools.lru_cache(maxsize=8192)
 def when(value):
     """A date or an aware-free datetime from a cell: 2026-10-02, 2026/10/2, 2026.10.02,
     2026年10月2日, 20261002, an Excel date cell or serial number. Returns (date, time|None)."""
