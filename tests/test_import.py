@@ -412,3 +412,21 @@ def test_a_real_visit_after_imported_history_still_wins_her_back(app, store_with
         run_ledger(store, date(2026, 11, 24))
         rewards = db.session.scalars(select(LedgerEntry).where(LedgerEntry.amount_fen > 0)).all()
         assert [(r.staff_id, r.customer_id) for r in rewards] == [(staff.id, liang.id)]
+
+
+def test_notes_are_added_to_never_replaced(app, store_with_staff):
+    world = store_with_staff
+    with app.app_context():
+        mine = db.session.get(Customer, world.customers["mine"])
+        mine.notes = "对玫瑰精油过敏"
+        db.session.commit()
+    data = ("姓名,手机,备注\n梁小娟,13812345678,喜欢安静\n梁小娟,13812345678,周末来\n"
+            "王芳,13900001111,\n").encode()
+    result = _run(app, world, data, confirm=True, name="n.csv")
+    assert (result["merged"], result["unchanged"]) == (2, 1)
+    with app.app_context():
+        assert db.session.get(Customer, world.customers["mine"]).notes == \
+            "对玫瑰精油过敏\n喜欢安静\n周末来"
+        assert db.session.get(Customer, world.customers["colleague"]).notes is None
+    again = _run(app, world, data, confirm=True, name="n.csv")
+    assert (again["merged"], again["unchanged"]) == (0, 3)

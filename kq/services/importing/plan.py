@@ -114,6 +114,11 @@ def layout(tables, store, chosen=None):
     return plans
 
 
+def _joined(notes, more):
+    """Notes are added to, never replaced: what staff wrote on her card stays."""
+    return f"{notes}\n{more}"[:PROFILE["notes"]]
+
+
 def _cell(values, mapping, name):
     index = mapping.get(name)
     if index is None or index >= len(values):
@@ -169,10 +174,10 @@ class _Reader:
             return None
         if several:
             self.plan.problem("warning", self.table, self.row, column, "phone_several",
-                              phone=number)
+                              phone=v.shown(number))
         if landline:
             self.plan.problem("warning", self.table, self.row, column, "phone_landline",
-                              phone=number)
+                              phone=v.shown(number))
         return number, landline
 
     def date(self, values, name, *, level="warning", past=True):
@@ -204,13 +209,16 @@ class _Reader:
         else:
             first = record.rows[0]
             self.plan.problem("warning", self.table, number, self.table.mapping.get("phone"),
-                              "duplicate_in_file", first_row=first[1], phone=phone)
+                              "duplicate_in_file", first_row=first[1], phone=v.shown(phone))
         record.rows.append((self.table.index, number))
         fields = record.fields
         for sheet_field, card_field in SHEET_TO_CARD.items():
             value = v.text(_cell(values, self.table.mapping, sheet_field), PROFILE[card_field])
-            if value is not None:
-                fields[card_field] = value
+            if value is None:
+                continue
+            if card_field == "notes" and fields.get("notes") and value not in fields["notes"]:
+                value = _joined(fields["notes"], value)  # notes of every row of her, kept
+            fields[card_field] = value
         gender = self.get(values, "gender", v.gender)
         if gender:
             fields["gender"] = gender
@@ -368,6 +376,11 @@ def compare(plan, store):
                 continue
             changes = {k: val for k, val in record.fields.items()
                        if getattr(current, k) != val}
+            if "notes" in changes and current.notes:
+                if changes["notes"] in current.notes:
+                    del changes["notes"]  # her card already says it (an earlier import)
+                else:
+                    changes["notes"] = _joined(current.notes, changes["notes"])
             if changes:
                 plan.changes[phone] = changes
                 actions.add("fields")
@@ -431,7 +444,7 @@ def _compare_visits(plan, ids):
             table_index, row = visit["row"]
             table = plan.tables_by_index[table_index]
             plan.problem("error", table, row, table.mapping.get("phone"),
-                         "visit_unknown_customer", phone=visit["phone"])
+                         "visit_unknown_customer", phone=v.shown(visit["phone"]))
             continue
         if current is not None and current.deleted_at is not None:
             continue

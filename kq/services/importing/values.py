@@ -74,6 +74,19 @@ def phone(value):
             several)
 
 
+def shown(e164):
+    """How a stored number is written back to the manager: 13812345678, 010 6552 9988."""
+    if e164.startswith("+861") and len(e164) == 14:
+        return e164[3:]
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 86
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, style)
+
+
 _YMD = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _MD = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
