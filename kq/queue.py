@@ -37,9 +37,17 @@ class JobQueue:
         job_id = job_id or uuid.uuid4().hex
         queue = self._state["queue"]
         if queue is not None:
-            queue.enqueue(func, *args, job_timeout=job_timeout, job_id=job_id, **kwargs)
-        else:
-            func(*args, **kwargs)
+            from redis.exceptions import ConnectionError as RedisDown
+            from redis.exceptions import TimeoutError as RedisSlow
+
+            try:
+                queue.enqueue(func, *args, job_timeout=job_timeout, job_id=job_id, **kwargs)
+                return job_id
+            except (RedisDown, RedisSlow, OSError):
+                # Redis is an accelerator, never a single point of failure: do it here.
+                current_app.logger.warning("Redis unavailable; running %s in-process",
+                                           getattr(func, "__name__", func))
+        func(*args, **kwargs)
         return job_id
 
     def ping(self):

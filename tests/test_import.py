@@ -430,3 +430,47 @@ def test_notes_are_added_to_never_replaced(app, store_with_staff):
         assert db.session.get(Customer, world.customers["colleague"]).notes is None
     again = _run(app, world, data, confirm=True, name="n.csv")
     assert (again["merged"], again["unchanged"]) == (0, 3)
+
+
+def test_the_import_runs_as_rq_jobs_on_real_redis(make_app, login, store_with_staff, redis_url):
+    from rq import Queue, SimpleWorker
+
+    app = make_app(REDIS_URL=redis_url)
+    with app.app_context():
+        from kq.extensions import queue
+
+        queue.redis.flushdb()
+        rq_queue = Queue(queue.name, connection=queue.redis)
+        before = _counts()
+    client = login("manager", client=app.test_client())
+    url = _upload(client, messy_workbook()).headers["Location"]
+    import_id = int(url.rstrip("/").split("/")[-1])
+    page = client.get(url).get_data(as_text=True)
+    assert "data-report-status" in page  # the page polls while the worker reads the file
+    assert client.get(f"{url}/status").get_json()["status"] == "running"
+    with app.app_context():
+        assert rq_queue.count == 1
+        SimpleWorker([rq_queue], connection=queue.redis).work(burst=True)
+        job = db.session.get(ImportJob, import_id)
+        assert job.status == "previewed" and _counts() == before
+        sha = job.sha256
+    assert client.get(f"{url}/status").get_json()["status"] == "done"
+    client.post(f"{url}/confirm", data={"sha256": sha})
+    with app.app_context():
+        db.session.expire_all()
+        assert db.session.get(ImportJob, import_id).status == "importing"
+        SimpleWorker([rq_queue], connection=queue.redis).work(burst=True)
+        db.session.expire_all()
+        job = db.session.get(ImportJob, import_id)
+        assert job.status == "done" and job.result["new"] == 3
+        assert _counts()["customers"] == before["customers"] + 3
+
+
+def test_with_redis_down_the_import_runs_in_process(make_app, login, store_with_staff):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    client = login("manager", client=app.test_client())
+    response = _upload(client, messy_workbook())
+    assert response.status_code == 302
+    assert client.get(response.headers["Location"]).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(ImportJob.status)) == "previewed"
