@@ -1,7 +1,9 @@
 """Sign-in plumbing: the user loader and the role decorators used on every protected view."""
+import hashlib
+import hmac
 from functools import wraps
 
-from flask import abort, jsonify, redirect, request, url_for
+from flask import abort, current_app, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -9,12 +11,25 @@ from kq.extensions import db
 from kq.models import MANAGER, OWNER, User
 
 
+def password_stamp(user):
+    """A keyed fingerprint of her password hash, kept in the session at sign-in: when the
+    password changes (a manager's reset), every other sign-in with the old one ends."""
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def load_user(user_id):
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    stamp = session.get("pw")
+    if stamp is not None and not hmac.compare_digest(stamp, password_stamp(user)):
+        return None
+    return user
 
 
 def localized_login_message(message):

@@ -53,6 +53,11 @@ def store_bodies(store):
     return {**DEFAULTS, **dict(rows.all())}
 
 
+def store_signature(store):
+    """How the store names itself in messages ({store}): its signature, else its name."""
+    return (store.signature or "").strip() or store.name
+
+
 def longest_values(store):
     """The longest value each placeholder can take in this store: the worst case for the limit."""
     longest = lambda column, *where: db.session.scalar(  # noqa: E731
@@ -61,7 +66,7 @@ def longest_values(store):
         "greeting": longest(Customer.greeting_name, Customer.store_id == store.id,
                             Customer.deleted_at.is_(None)),
         "staff": longest(User.display_name, User.store_id == store.id, User.active.is_(True)),
-        "store": store.name,
+        "store": store_signature(store),
         "date": LONGEST_DATE,
         "gift": longest(Gift.name, Gift.store_id == store.id, Gift.active.is_(True)),
     }
@@ -90,7 +95,8 @@ def check(body, store):
 
 def message_for(body, customer, staff, store, day, gift=""):
     return render(body, {"greeting": customer.greeting_name, "staff": staff.display_name,
-                         "store": store.name, "date": customer_date(day), "gift": gift or ""})
+                         "store": store_signature(store), "date": customer_date(day),
+                         "gift": gift or ""})
 
 
 def tel_href(phone):
@@ -124,7 +130,8 @@ def sms_bodies(staff, store, day):
         text = quoted.get(template)
         if text is None:
             text = quoted[template] = quote(render(template, {
-                "greeting": _GREETING, "staff": staff.display_name, "store": store.name,
+                "greeting": _GREETING, "staff": staff.display_name,
+                "store": store_signature(store),
                 "date": customer_date(day), "gift": _GIFT}), safe="")
         text = text.replace(_Q_GREETING, quote(greeting, safe=""))
         return text.replace(_Q_GIFT, quote(gift or "", safe="")) if _Q_GIFT in text else text

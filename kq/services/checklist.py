@@ -17,6 +17,7 @@ from kq.extensions import db
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
                        Promise, Task, User, Visit)
 from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
+from kq.services.settings import apply_pending_settings
 
 UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
 
@@ -246,6 +247,7 @@ def _satisfaction(d, beautician_ids):
 
 def generate_day(store, day, *, commit=True):
     """Create every staff member's items for `day`; returns how many new items were created."""
+    apply_pending_settings(store, day)  # threshold changes take effect at the day's run
     staff = db.session.execute(select(User.id, User.role).where(
         User.active.is_(True), or_(User.store_id == store.id, User.role == OWNER))).all()
     staff_ids = {s for s, _ in staff}

@@ -11,3 +11,14 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
     next = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    """Her own new password; the rules are the service's (kq.services.staff)."""
+    current = PasswordField(_l("Current password"), validators=[Length(max=200)],
+                            render_kw={"autocomplete": "current-password"})
+    new = PasswordField(_l("New password"), validators=[Length(max=200)],
+                        render_kw={"autocomplete": "new-password", "minlength": 8})
+    repeat = PasswordField(_l("New password again"), validators=[Length(max=200)],
+                           render_kw={"autocomplete": "new-password"})
+    next = HiddenField()
