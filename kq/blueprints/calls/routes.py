@@ -15,9 +15,10 @@ from kq.extensions import db
 from kq.models import BEAUTICIAN, Contact, Customer, User
 from kq.redirects import safe_next
 from kq.scoping import current_store, get_or_404, scoped
-from kq.services import ServiceError
+from kq.services import ServiceError, exporting
 from kq.services.checklist import midnight
 from kq.services.contacts import can_contact, find_replay
+from kq.services.exporting import DATE, DATETIME, NUMBER, Column
 
 
 def _form_page(form, customer, status=200):
@@ -79,35 +80,63 @@ def _period(args, today):
     return today, today, "today"
 
 
-@bp.route("/")
-@login_required
-def index():
-    store = current_store()
+def _log_query(store, args):
+    """The log's rows for the page's filters; a beautician sees her own contacts, or every
+    contact with one customer when she opens that customer's log."""
     today = store.today()
-    first, last, period = _period(request.args, today)
-    query = (scoped(Contact).options(joinedload(Contact.customer), joinedload(Contact.staff))
-             .where(Contact.contacted_at >= midnight(store, first),
-                    Contact.contacted_at < midnight(store, last + timedelta(days=1))))
+    first, last, period = _period(args, today)
+    query = scoped(Contact).where(Contact.contacted_at >= midnight(store, first),
+                                  Contact.contacted_at < midnight(store, last + timedelta(days=1)))
     customer = None
-    if request.args.get("customer_id"):
-        customer = get_or_404(Customer, request.args.get("customer_id"))
+    if args.get("customer_id"):
+        customer = get_or_404(Customer, args.get("customer_id"))
         query = query.where(Contact.customer_id == customer.id)
-    staff_id = request.args.get("staff_id", type=int)
+    staff_id = args.get("staff_id", type=int)
     if not current_user.is_manager:
         staff_id = current_user.id if customer is None else staff_id
     if staff_id:
         query = query.where(Contact.staff_id == staff_id)
-    outcome = request.args.get("outcome") if request.args.get("outcome") in labels.OUTCOMES else ""
-    channel = request.args.get("channel") if request.args.get("channel") in labels.CHANNELS else ""
+    outcome = args.get("outcome") if args.get("outcome") in labels.OUTCOMES else ""
+    channel = args.get("channel") if args.get("channel") in labels.CHANNELS else ""
     if outcome:
         query = query.where(Contact.outcome == outcome)
     if channel:
         query = query.where(Contact.channel == channel)
-    page = db.paginate(query.order_by(Contact.contacted_at.desc(), Contact.id.desc()),
+    return query.order_by(Contact.contacted_at.desc(), Contact.id.desc()), dict(
+        period=period, first=first, last=last, outcome=outcome, channel=channel,
+        staff_id=staff_id, customer=customer)
+
+
+@bp.route("/")
+@login_required
+def index():
+    store = current_store()
+    query, shown = _log_query(store, request.args)
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export(fmt, store, query)
+    page = db.paginate(query.options(joinedload(Contact.customer), joinedload(Contact.staff)),
                        per_page=50, error_out=False)
     staff = (db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
                                 .order_by(User.username)).all()
              if current_user.is_manager else [])
-    return render_template("calls/index.html", page=page, labels=labels, period=period,
-                           first=first, last=last, outcome=outcome, channel=channel,
-                           staff=staff, staff_id=staff_id, customer=customer)
+    return render_template("calls/index.html", page=page, labels=labels, staff=staff, **shown)
+
+
+def _export(fmt, store, query):
+    columns = [
+        Column(_("Time"), lambda c: c.contacted_at, DATETIME),
+        Column(_("Customer"), lambda c: c.customer.greeting_name),
+        Column(_("Name"), lambda c: c.customer.name),
+        Column(_("Staff"), lambda c: c.staff.display_name),
+        Column(_("Channel"), lambda c: labels.CHANNELS.get(c.channel)),
+        Column(_("Outcome"), lambda c: labels.OUTCOMES.get(c.outcome)),
+        Column(_("Satisfaction (1–5)"), lambda c: c.satisfaction, NUMBER),
+        Column(_("Suggestions"), lambda c: c.suggestions),
+        Column(_("Notes"), lambda c: c.notes),
+        Column(_("Next follow-up"), lambda c: c.next_follow_up_on, DATE),
+    ]
+    rows = exporting.rows_of(query.options(joinedload(Contact.customer),
+                                           joinedload(Contact.staff)), fmt)
+    return exporting.send(fmt, store=store, list_name="contacts", title=_("Contact log"),
+                          columns=columns, rows=rows, count=exporting.count_of(query))

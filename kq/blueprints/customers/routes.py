@@ -1,6 +1,7 @@
 """The customer list with search and filters, the card, and the audited phone reveal."""
 
 from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
@@ -13,9 +14,11 @@ from kq.models import (BEAUTICIAN, CareNote, Complaint, Contact, Customer, Custo
                        GiftHandout, PrepaidCard, Promise, User, Visit)
 from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
+from kq.services import exporting
 from kq.services.audit import audit
 from kq.services.contacts import can_contact
 from kq.services.customers import matching_ids, tags_of
+from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.reports import not_seen_since
 
 PAGE_SIZE = 30
@@ -83,6 +86,9 @@ def _filters(store, args):
 def index():
     store = current_store()
     query, f = _filters(store, request.args)
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export(fmt, store, query)
     page = db.paginate(query.options(joinedload(Customer.assigned_staff)), per_page=PAGE_SIZE,
                        error_out=False)
     staff = db.session.scalars(scoped(User).where(User.active.is_(True), User.role == BEAUTICIAN)
@@ -92,6 +98,40 @@ def index():
                            staff=staff, labels=labels, today=store.today(), windows=WINDOWS,
                            tags=tags_of([c.id for c in page.items]), masked_phone=masked_phone,
                            national=national, shows_phone=shows_phone)
+
+
+def _export(fmt, store, query):
+    """Every page of the list as a file, with its filters and order. A beautician gets the rows
+    her list shows her; phones whole only where she may see them (her own customers)."""
+    store = exporting.frozen(store)
+    today, phone = store.today(), exporting.phone_for(current_user)
+    key_or_not = {True: _("Key"), False: _("General")}
+
+    def rows():
+        for batch in exporting.batches(query.options(joinedload(Customer.assigned_staff)), fmt):
+            tags = tags_of([c.id for c in batch])
+            for c in batch:
+                yield c, tags.get(c.id, ())
+
+    columns = [
+        Column(_("Name"), lambda r: r[0].name),
+        Column(_("Greeting name"), lambda r: r[0].greeting_name),
+        Column(_("Phone"), lambda r: phone(r[0].phone, r[0].assigned_staff_id)),
+        Column(_("Status"), lambda r: labels.STATUSES[r[0].status(store, today)]),
+        Column(_("Key customer"), lambda r: key_or_not[bool(r[0].is_key)]),
+        Column(_("Tier"), lambda r: r[0].tier),
+        Column(_("Visit frequency"), lambda r: labels.BANDS.get(r[0].visit_band)),
+        Column(_("Looked after by"),
+               lambda r: r[0].assigned_staff.display_name if r[0].assigned_staff else None),
+        Column(_("Last visit"), lambda r: store.local_date(r[0].last_visit_at), DATE),
+        Column(_("Days since last visit"), lambda r: r[0].days_since_visit(store, today), NUMBER),
+        Column(_("Visits"), lambda r: r[0].visit_count, NUMBER),
+        Column(_("Total spent (yuan)"), lambda r: r[0].total_spent_fen, MONEY),
+        Column(_("Points"), lambda r: r[0].points_balance, NUMBER),
+        Column(_("Tags"), lambda r: " ".join(r[1])),
+    ]
+    return exporting.send(fmt, store=store, list_name="customers", title=_("Customers"),
+                          columns=columns, rows=rows(), count=exporting.count_of(query))
 
 
 def _offer(store, category):

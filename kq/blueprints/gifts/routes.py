@@ -14,9 +14,10 @@ from kq.formtools import acting_staff_choices, chosen_staff, show_errors, to_fen
 from kq.models import Customer, Gift, GiftHandout, GiftStockMove
 from kq.redirects import safe_next
 from kq.scoping import current_store, get_or_404, scoped
-from kq.services import ServiceError
+from kq.services import ServiceError, exporting
 from kq.services import gifts as service
 from kq.services.contacts import can_contact
+from kq.services.exporting import DATE, DATETIME, MONEY, NUMBER, Column
 
 
 def can_handle(user, handout):
@@ -39,11 +40,35 @@ def _waiting(store):
 @login_required
 def index():
     store = current_store()
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export_waiting(fmt, store)
     gifts = db.session.scalars(scoped(Gift).order_by(Gift.active.desc(), Gift.name)).all()
     if not current_user.is_manager:
         gifts = [g for g in gifts if g.active]
     return render_template("gifts/index.html", gifts=gifts, waiting=_waiting(store),
                            today=store.today())
+
+
+def _export_waiting(fmt, store):
+    """The gifts waiting to be collected, as the page lists them (a beautician: hers)."""
+    today = store.today()
+    columns = [
+        Column(_("Customer"), lambda h: h.customer.greeting_name),
+        Column(_("Name"), lambda h: h.customer.name),
+        Column(_("Gift"), lambda h: h.gift.name),
+        Column(_("Face value (yuan)"), lambda h: h.gift.face_value_fen, MONEY),
+        Column(_("Hands it over"), lambda h: h.staff.display_name),
+        Column(_("Collect from"), lambda h: h.pickup_after, DATE),
+        Column(_("Ready"), lambda h: exporting.yes_no(not h.pickup_after
+                                                      or h.pickup_after <= today)),
+        Column(_("Campaign"), lambda h: h.campaign),
+        Column(_("Note"), lambda h: h.note),
+        Column(_("Reserved on"), lambda h: h.created_at, DATETIME),
+    ]
+    return exporting.send(fmt, store=store, list_name="gifts_waiting",
+                          title=_("Gifts waiting to be collected"), columns=columns,
+                          rows=_waiting(store))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -221,4 +246,13 @@ def totals():
     store = current_store()
     by = "campaign" if request.args.get("by") == "campaign" else "month"
     rows, total = service.totals(store, by=by)
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return exporting.send(fmt, store=store, list_name=f"gift_totals_{by}",
+                              title=_("Gift totals"), rows=rows, columns=[
+                                  Column(_("Month") if by == "month" else _("Campaign"),
+                                         lambda r: r["key"] or _("No campaign")),
+                                  Column(_("Gifts"), lambda r: r["count"], NUMBER),
+                                  Column(_("Face value (yuan)"), lambda r: r["value_fen"], MONEY),
+                                  Column(_("Cost (yuan)"), lambda r: r["cost_fen"], MONEY)])
     return render_template("gifts/totals.html", rows=rows, total=total, by=by)

@@ -16,8 +16,9 @@ from kq.db import write_intent
 from kq.extensions import db
 from kq.models import Customer, ReactivationOffer
 from kq.scoping import current_store
-from kq.services import reports
+from kq.services import exporting, reports
 from kq.services.checklist import ensure_day
+from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.ledger import run_ledger
 
 MAX_CUSTOM_DAYS = 3650
@@ -57,21 +58,50 @@ def dormant():
     store = current_store()
     today = store.today()
     key, days = window_from(request.args, store)
+    staff_filter = request.args.get("staff")
+    staff_id = "none" if staff_filter == "none" else (
+        int(staff_filter) if (staff_filter or "").isdigit() else None)
+    query = reports.dormant_query(store, days, staff_id, today)
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export_dormant(fmt, store, query, days)
     staff = reports.staff_of(store)
     counts = reports.dormant_now(store, days, today)
     total, dormant_total = reports.totals(counts)
     trend = reports.dormant_trend(store, days, months=12, today=today)
-    staff_filter = request.args.get("staff")
-    staff_id = "none" if staff_filter == "none" else (
-        int(staff_filter) if (staff_filter or "").isdigit() else None)
-    page = db.paginate(reports.dormant_query(store, days, staff_id, today)
-                       .options(joinedload(Customer.assigned_staff)),
+    page = db.paginate(query.options(joinedload(Customer.assigned_staff)),
                        per_page=50, error_out=False)
     return render_template(
         "manager/dormant.html", store=store, key=key, days=days, staff=staff, counts=counts,
         total=total, dormant_total=dormant_total, rate=reports.rate, page=page,
         chart=dormant_chart(store, days, staff, trend), today=today, labels=labels,
         staff_filter=staff_filter or "", windows=reports.WINDOWS)
+
+
+def _export_dormant(fmt, store, query, days):
+    """The list below the chart, every page of it, with the window and staff chosen."""
+    store = exporting.frozen(store)
+    today, phone = store.today(), exporting.phone_for(current_user)
+    columns = [
+        Column(_("Name"), lambda c: c.name),
+        Column(_("Greeting name"), lambda c: c.greeting_name),
+        Column(_("Phone"), lambda c: phone(c.phone, c.assigned_staff_id)),
+        Column(_("Looked after by"),
+               lambda c: c.assigned_staff.display_name if c.assigned_staff else _("Unassigned")),
+        Column(_("Last visit"), lambda c: store.local_date(c.last_visit_at), DATE),
+        Column(_("Days since last visit"), lambda c: c.days_since_visit(store, today), NUMBER),
+        Column(_("Visits"), lambda c: c.visit_count, NUMBER),
+        Column(_("Total spent (yuan)"), lambda c: c.total_spent_fen, MONEY),
+        Column(_("Key customer"), lambda c: exporting.yes_no(c.is_key)),
+        Column(_("Tier"), lambda c: c.tier),
+        Column(_("Do not contact"), lambda c: exporting.yes_no(c.do_not_contact)),
+        Column(_("Why she left"), lambda c: labels.CHURN_REASONS.get(c.churn_reason)),
+        Column(_("Win-back category"), lambda c: labels.REACTIVATION.get(c.reactivation_category)),
+    ]
+    rows = exporting.rows_of(query.options(joinedload(Customer.assigned_staff)), fmt)
+    return exporting.send(fmt, store=store, list_name="dormant",
+                          title=_("Not seen for %(days)d days", days=days), columns=columns,
+                          rows=rows, count=exporting.count_of(query))
 
 
 def offers_for(store):

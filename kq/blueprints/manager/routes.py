@@ -3,10 +3,10 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from kq import labels, scripts
-from kq.services import reports
+from kq.services import exporting, reports
 
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
@@ -96,6 +96,9 @@ def complaints():
     store = current_store()
     options = (joinedload(Complaint.customer), joinedload(Complaint.staff),
                selectinload(Complaint.steps))
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export_complaints(fmt, store, options)
     open_ones = db.session.scalars(
         scoped(Complaint).where(Complaint.status == "open").options(*options)
         .order_by(Complaint.next_step_due_on.asc().nulls_last(), Complaint.id)).all()
@@ -104,3 +107,34 @@ def complaints():
         .order_by(Complaint.closed_at.desc()).limit(30)).all()
     return render_template("manager/complaints.html", open_ones=open_ones, closed=closed,
                            today=store.today(), labels=labels)
+
+
+def _export_complaints(fmt, store, options):
+    """Every complaint of the store (the page shows the last 30 closed; the file has all):
+    open ones first, the most overdue step first, then closed ones, newest first."""
+    from kq.blueprints.customers.forms import COMPLAINT_CHANNEL_LABELS
+    from kq.services.exporting import DATE, DATETIME, NUMBER, Column
+
+    statuses = {"open": _("Open"), "closed": _("Closed")}
+    step = lambda c: labels.COMPLAINT_STEPS[c.next_step][0] if c.next_step else None  # noqa: E731
+    columns = [
+        Column(_("Received"), lambda c: c.received_at, DATETIME),
+        Column(_("Customer"), lambda c: c.customer.greeting_name),
+        Column(_("Name"), lambda c: c.customer.name),
+        Column(_("Handled by"), lambda c: c.staff.display_name),
+        Column(_("Channel"), lambda c: COMPLAINT_CHANNEL_LABELS.get(c.channel, c.channel)),
+        Column(_("Summary"), lambda c: c.summary),
+        Column(_("Status"), lambda c: statuses.get(c.status, c.status)),
+        Column(_("Steps done (of 9)"), lambda c: len(c.steps), NUMBER),
+        Column(_("Next step"), lambda c: step(c) if c.status == "open" else None),
+        Column(_("Next step due"), lambda c: c.next_step_due_on if c.status == "open" else None,
+               DATE),
+        Column(_("Closed on"), lambda c: c.closed_at, DATETIME),
+    ]
+    is_open = Complaint.status == "open"
+    query = scoped(Complaint).order_by(
+        case((is_open, 0), else_=1), case((is_open, Complaint.next_step_due_on)).asc()
+        .nulls_last(), Complaint.closed_at.desc().nulls_last(), Complaint.id)
+    return exporting.send(fmt, store=store, list_name="complaints", title=_("Complaints"),
+                          columns=columns, rows=exporting.rows_of(query.options(*options), fmt),
+                          count=exporting.count_of(query))

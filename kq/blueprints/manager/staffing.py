@@ -17,7 +17,8 @@ from kq.scoping import current_store, scoped
 from kq.services import ServiceError
 from kq.services.assignments import spread
 from kq.services.ledger import describe, monthly_totals, run_ledger, void_entry
-from kq.services import reports
+from kq.services import exporting, reports
+from kq.services.exporting import DATE, DATETIME, MONEY, Column
 from kq.services.reports import dormant_now, staff_of
 
 BULK_LIMIT = 2000
@@ -138,11 +139,15 @@ def ledger():
     today = store.today()
     period = _period(request.args.get("month"), today)
     staff = staff_of(store, include_inactive=True)
+    query = (scoped(LedgerEntry).where(LedgerEntry.period == period)
+             .order_by(LedgerEntry.occurred_on.desc(), LedgerEntry.id.desc()))
+    fmt = exporting.wanted_format(request.args)
+    if fmt:
+        return _export_ledger(fmt, store, query, period)
     totals = monthly_totals(store, period)
     entries = db.session.scalars(
-        scoped(LedgerEntry).where(LedgerEntry.period == period)
-        .options(joinedload(LedgerEntry.staff), joinedload(LedgerEntry.customer))
-        .order_by(LedgerEntry.occurred_on.desc(), LedgerEntry.id.desc()).limit(300)).all()
+        query.options(joinedload(LedgerEntry.staff), joinedload(LedgerEntry.customer))
+        .limit(300)).all()
     proposals = db.session.scalars(
         scoped(Assignment).where(Assignment.ended_at.is_(None),
                                  Assignment.proposed_for_reassignment.is_(True))
@@ -155,6 +160,29 @@ def ledger():
                            previous=_shift(period, -1),
                            following=_shift(period, 1) if period < today.strftime("%Y-%m")
                            else None, active_staff=staff_of(store))
+
+
+def _export_ledger(fmt, store, query, period):
+    """Every entry of the month, voided ones too (marked): the books keep both."""
+    kinds = {"reward": _("Reward"), "penalty": _("Penalty")}
+    columns = [
+        Column(_("Date"), lambda e: e.occurred_on, DATE),
+        Column(_("Staff"), lambda e: e.staff.display_name),
+        Column(_("Customer"), lambda e: e.customer.greeting_name),
+        Column(_("Name"), lambda e: e.customer.name),
+        Column(_("Kind"), lambda e: kinds.get(e.kind, e.kind)),
+        Column(_("Amount (yuan)"), lambda e: e.amount_fen, MONEY),
+        # what the month's totals count: a voided entry counts nothing
+        Column(_("Counted (yuan)"), lambda e: 0 if e.voided_at else e.amount_fen, MONEY),
+        Column(_("Reason"), describe),
+        Column(_("Voided on"), lambda e: e.voided_at, DATETIME),
+        Column(_("Why voided"), lambda e: e.void_reason),
+    ]
+    rows = exporting.rows_of(query.options(joinedload(LedgerEntry.staff),
+                                           joinedload(LedgerEntry.customer)), fmt)
+    return exporting.send(fmt, store=store, list_name="ledger",
+                          title=_("Rewards & penalties %(month)s", month=period),
+                          columns=columns, rows=rows, count=exporting.count_of(query))
 
 
 @bp.post("/ledger/run")

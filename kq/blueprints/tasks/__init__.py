@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("tasks", __name__)
 
-from kq.blueprints.tasks import routes  # noqa: E402,F401 - attaches the views to bp
+from kq.blueprints.tasks import exports, routes  # noqa: E402,F401 - attaches the views to bp
