@@ -61,6 +61,8 @@ class Config:
     TESTING = False
     REPORTS_DIR = os.environ.get("KQ_REPORTS_DIR") or str(INSTANCE_DIR / "reports")
     REPORT_RETENTION_DAYS = int(os.environ.get("KQ_REPORT_RETENTION_DAYS", "7"))
+    # Uploaded spreadsheets while an import is previewed (owner-only files, kept ≤ 7 days).
+    IMPORTS_DIR = os.environ.get("KQ_IMPORTS_DIR") or str(INSTANCE_DIR / "imports")
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret()
@@ -81,5 +83,6 @@ class TestConfig(Config):
 
         self.SECRET_KEY = "test-only-" + secrets.token_hex(8)
         self.REPORTS_DIR = tempfile.mkdtemp(prefix="kq-reports-")
+        self.IMPORTS_DIR = tempfile.mkdtemp(prefix="kq-imports-")
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.RATELIMIT_STORAGE_URI = "memory://"

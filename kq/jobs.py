@@ -92,8 +92,11 @@ def snapshot_dormant_months():
 
 @with_app
 def cleanup_reports():
+    """Printed reports past their retention, and uploaded import files over a week old."""
+    from kq.services.importing.uploads import cleanup as cleanup_uploads
     from kq.services.printing import cleanup
 
+    cleanup_uploads()
     return cleanup()
 
 
@@ -113,6 +116,7 @@ def next_run_at(now=None, tz_name=None):
 def daily_checklists():
     """The scheduled run: re-classify, count yesterday's rewards and penalties, generate
     today's lists for every store, then book tomorrow's run."""
+    apply_settings()
     recompute_classifications()
     run_ledgers()
     snapshot_dormant_months()
@@ -139,6 +143,19 @@ def schedule_daily():
         existing.delete()
     rq_queue.enqueue_at(when, daily_checklists, job_id=DAILY_JOB_ID, job_timeout=1800)
     return when
+
+
+@with_app
+def apply_settings():
+    """Settings changed yesterday take effect before anything of today's run is counted
+    (key share and bands in the classification as well as the checklist)."""
+    from kq.extensions import db
+    from kq.models import Store
+    from kq.services.settings import apply_pending_settings
+
+    for store in db.session.scalars(db.select(Store).order_by(Store.id)).all():
+        apply_pending_settings(store, store.today())
+    db.session.commit()
 
 
 @with_app

@@ -474,3 +474,30 @@ def test_with_redis_down_the_import_runs_in_process(make_app, login, store_with_
     assert client.get(response.headers["Location"]).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(ImportJob.status)) == "previewed"
+
+
+def test_uploaded_files_go_when_done_or_after_a_week(app, login, store_with_staff):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from kq.models import utcnow
+    from kq.services.importing.uploads import cleanup
+
+    client = login("manager")
+    first = _upload(client, messy_workbook()).headers["Location"]
+    second = _upload(client, messy_workbook()).headers["Location"]
+    with app.app_context():
+        jobs = db.session.scalars(select(ImportJob).order_by(ImportJob.id)).all()
+        paths = [Path(j.file_path) for j in jobs]
+        assert all(p.exists() and (p.stat().st_mode & 0o777) == 0o600 for p in paths)
+        sha = jobs[0].sha256
+    client.post(f"{first}/confirm", data={"sha256": sha})
+    with app.app_context():
+        assert not paths[0].exists()
+        assert db.session.scalar(select(ImportJob.file_path).where(
+            ImportJob.id == jobs[0].id)) is None
+        assert cleanup() == 0  # the unconfirmed one is kept for a week
+        assert cleanup(utcnow() + timedelta(days=8)) == 1
+        assert not paths[1].exists()
+    page = client.get(second)
+    assert page.status_code == 200

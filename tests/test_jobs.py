@@ -2,6 +2,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
 
 from kq.extensions import db
 from kq.jobs import DAILY_JOB_ID, generate_checklists, next_run_at, schedule_daily
@@ -82,3 +83,27 @@ def test_opening_today_generates_it_once(app, login, world):
     with app.app_context():
         today = load(Store, world.store1).today()
         assert len(items(day=today, kind="red_flag", customer_id=world.customers["mine"])) == 1
+
+
+def test_the_daily_run_applies_waiting_settings_before_it_classifies(app, world):
+    """A key share changed yesterday is in force for this morning's classification."""
+    from kq.jobs import daily_checklists
+
+    with app.app_context():
+        store = db.session.get(Store, world.store1)
+        store.key_share_pct, store.key_spend_fen = 1, 10**9
+        mine = db.session.get(Customer, world.customers["mine"])
+        mine.total_spent_fen, mine.visit_count = 40000, 5
+        db.session.commit()
+        daily_checklists()
+        assert db.session.scalar(select(func.count()).select_from(Customer).where(
+            Customer.store_id == world.store1, Customer.is_key.is_(True))) == 1
+        store = db.session.get(Store, world.store1)
+        store.pending_settings = {"from": store.today().isoformat(),
+                                  "values": {"key_share_pct": 100}, "by": None}
+        db.session.commit()
+        daily_checklists()
+        store = db.session.get(Store, world.store1)
+        assert store.key_share_pct == 100 and store.pending_settings is None
+        assert db.session.scalar(select(func.count()).select_from(Customer).where(
+            Customer.store_id == world.store1, Customer.is_key.is_(False))) == 0

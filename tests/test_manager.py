@@ -40,7 +40,13 @@ def test_a_beautician_gets_403_on_every_manager_url(app, login, world):
 
 
 def test_every_manager_page_renders_for_a_manager(app, login, world):
+    import io
+
     client = login("manager")
+    # An import of her store exists (id 1), so that its pages have something to show.
+    client.post("/manager/import", data={"file": (io.BytesIO("姓名,手机\n刘德华,13811112222\n"
+                                                              .encode()), "a.csv")},
+                content_type="multipart/form-data")
     for method, path in _manager_urls(app):
         if method == "GET":
             assert client.get(path).status_code == 200, path

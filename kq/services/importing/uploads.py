@@ -27,7 +27,7 @@ ACCEPTED = (".xlsx", ".xlsm", ".csv", ".txt", ".xls")
 
 
 def _folder(store_id):
-    folder = Path(current_app.instance_path) / "imports" / str(store_id)
+    folder = Path(current_app.config["IMPORTS_DIR"]) / str(store_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 
@@ -189,4 +189,32 @@ def make_import(import_id):
         os.unlink(job.file_path)
     except OSError:
         pass
+    with write_intent():
+        job = db.session.get(ImportJob, import_id)
+        job.file_path = None
+        db.session.commit()
     return result
+
+
+KEEP_UPLOADS = timedelta(days=7)
+
+
+def cleanup(now=None):
+    """Uploaded files of imports done, failed or left unconfirmed for a week are deleted
+    (the import's row, counts and checksum stay). Returns how many files went."""
+    from sqlalchemy import select
+
+    cut = (now or utcnow()) - KEEP_UPLOADS
+    jobs = db.session.scalars(select(ImportJob).where(
+        ImportJob.file_path.is_not(None), ImportJob.created_at < cut,
+        ImportJob.status.in_((PREVIEWED, FAILED, IMPORTED)))).all()
+    for job in jobs:
+        try:
+            os.unlink(job.file_path)
+        except OSError:
+            pass
+        job.file_path = None
+        if job.status == PREVIEWED:
+            job.status, job.error = FAILED, "file_gone"
+    db.session.commit()
+    return len(jobs)
