@@ -101,8 +101,11 @@ def index():
 
 
 def _export(fmt, store, query):
-    """Every page of the list as a file, with its filters and order. A beautician gets the rows
-    her list shows her; phones whole only where she may see them (her own customers)."""
+    """Every page of the list as a file, with its filters and order. A beautician exports only
+    her own customers (a whole store's list is not hers to carry away); phones whole only where
+    the reader may see them."""
+    if not current_user.is_manager:
+        query = query.where(Customer.assigned_staff_id == current_user.id)
     store = exporting.frozen(store)
     today, phone = store.today(), exporting.phone_for(current_user)
     key_or_not = {True: _("Key"), False: _("General")}
