@@ -255,6 +255,13 @@ def test_handover_spreads_her_customers_over_the_others(app, world, login):
         history = db.session.scalars(select(Assignment).where(
             Assignment.staff_id == leaving, Assignment.ended_at.is_not(None))).all()
         assert len(history) == 5 and {a.end_reason for a in history} == {"handover"}
+        from kq.models import AuditEvent
+
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.target_id == leaving).order_by(AuditEvent.id)).all()
+        assert [(e.action, e.detail.get("op")) for e in events] == [
+            ("handover", None), ("staff", "deactivate")]
+        assert events[0].detail["customers"] == 5
 
 
 def test_penalised_customers_are_proposed_and_reassigned_to_others_in_bulk(app, world, login):

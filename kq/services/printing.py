@@ -303,7 +303,9 @@ def _card_data(customer):
     return {
         "customer": customer,
         "tags": tags_of([customer.id]).get(customer.id, []),
-        "cards": recent(PrepaidCard, PrepaidCard.id.desc(), 5),
+        "cards": db.session.scalars(select(PrepaidCard).where(
+            PrepaidCard.customer_id == customer.id, PrepaidCard.status == "open")
+            .order_by(PrepaidCard.id.desc()).limit(5)).all(),  # closed cards are not hers
         "visits": recent(Visit, Visit.visited_at.desc(), 6),
         "notes": recent(CareNote, CareNote.created_at.desc(), 3),
         "contacts": recent(Contact, Contact.contacted_at.desc(), 5),

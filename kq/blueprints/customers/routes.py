@@ -160,13 +160,15 @@ def detail(customer_id):
                            store, today)
         links = {"tel": tel_href(customer.phone), "sms": sms_href(customer.phone, text)}
     recent = lambda model, order, n: db.session.scalars(  # noqa: E731
-        select(model).where(model.customer_id == customer.id).order_by(order).limit(n)).all()
+        select(model).where(model.customer_id == customer.id)
+        .order_by(*(order if isinstance(order, tuple) else (order,))).limit(n)).all()
     return render_template(
         "customers/detail.html", customer=customer, store=store, today=today, labels=labels,
         links=links, can_edit=can_edit(current_user, customer),
         phone=national(customer.phone) if visible else masked_phone(customer.phone),
         can_reveal=bool(customer.phone) and not visible and current_user.is_manager,
-        cards=recent(PrepaidCard, PrepaidCard.id.desc(), 10),
+        cards=recent(PrepaidCard, ((PrepaidCard.status == "open").desc(),
+                                   PrepaidCard.id.desc()), 10),  # open cards first
         care_notes=recent(CareNote, CareNote.created_at.desc(), 3),
         contacts=recent(Contact, Contact.contacted_at.desc(), 5),
         visits=recent(Visit, Visit.visited_at.desc(), 10),

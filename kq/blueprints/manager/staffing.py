@@ -16,6 +16,7 @@ from kq.models import Assignment, Customer, LedgerEntry
 from kq.scoping import current_store, scoped
 from kq.services import ServiceError
 from kq.services.assignments import spread
+from kq.services.audit import audit
 from kq.services.ledger import describe, monthly_totals, run_ledger, void_entry
 from kq.services import exporting, reports
 from kq.services.exporting import DATE, DATETIME, MONEY, Column
@@ -98,8 +99,13 @@ def handover():
                 Customer.assigned_staff_id == leaving.id, Customer.deleted_at.is_(None))).all()
             received = spread(customers, targets, by=current_user, reason="handover",
                               exclude_current=True, commit=False)
-            if request.form.get("deactivate"):
+            audit("handover", store_id=store.id, target=leaving, detail={
+                "customers": sum(received.values()), "to": {str(k): v for k, v in
+                                                            received.items()}})
+            if request.form.get("deactivate") and leaving.id != current_user.id:
                 leaving.active = False
+                audit("staff", store_id=store.id, target=leaving, detail={
+                    "op": "deactivate", "username": leaving.username, "via": "handover"})
             db.session.commit()
             names = {s.id: s.display_name for s in targets}
             flash(_("%(n)d customers of %(name)s handed over: %(detail)s",
