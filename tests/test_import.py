@@ -501,3 +501,19 @@ def test_uploaded_files_go_when_done_or_after_a_week(app, login, store_with_staf
         assert not paths[1].exists()
     page = client.get(second)
     assert page.status_code == 200
+
+
+def test_a_newer_sheet_updates_her_opening_record_in_place(app, store_with_staff):
+    world = store_with_staff
+    first = "姓名,手机,累计消费,最后到店,到店次数\n刘德华,13811112222,1000,2026-09-01,4\n".encode()
+    newer = "姓名,手机,累计消费,最后到店,到店次数\n刘德华,13811112222,1500,2026-10-01,5\n".encode()
+    _run(app, world, first, confirm=True, name="a.csv")
+    result = _run(app, world, newer, confirm=True, name="b.csv")
+    assert (result["new"], result["merged"]) == (0, 1)
+    with app.app_context():
+        store = db.session.get(Store, world.store1)
+        liu = db.session.scalar(select(Customer).where(Customer.phone == "+8613811112222"))
+        visits = db.session.scalars(select(Visit).where(Visit.customer_id == liu.id)).all()
+        assert len(visits) == 1 and visits[0].visits_counted == 5
+        assert (liu.visit_count, liu.total_spent_fen) == (5, 150000)
+        assert store.local_date(liu.last_visit_at) == date(2026, 10, 1)

@@ -1,6 +1,8 @@
 """Recording a visit: the single path for manual entry, import and the demo."""
+from sqlalchemy import func, insert, select, update
+
 from kq.extensions import db
-from kq.models import PointsEntry, Visit
+from kq.models import Customer, PointsEntry, Visit
 from kq.services import ServiceError
 from kq.services.cards import use_card
 
@@ -65,3 +67,39 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
     if commit:
         db.session.commit()
     return visit
+
+
+IMPORT_CHUNK = 10000
+
+
+def record_imported_visits(rows, progress=lambda done: None):
+    """Visits from the old system in bulk (an import): rows of Visit columns, marked imported,
+    no points, then keep_books() for the customers they touch. Returns the ids touched."""
+    done, touched = 0, set()
+    for start in range(0, len(rows), IMPORT_CHUNK):
+        chunk = rows[start:start + IMPORT_CHUNK]
+        for row in chunk:
+            row.update(imported=True, points_earned=0)
+            row.setdefault("visits_counted", 1)
+            touched.add(row["customer_id"])
+        db.session.execute(insert(Visit.__table__), chunk)
+        done += len(chunk)
+        progress(done)
+    return touched
+
+
+def keep_books(customer_ids):
+    """last_visit_at, visit_count and total_spent_fen recomputed from her visits: what
+    record_visit keeps one visit at a time, for many customers at once."""
+    last = (select(func.max(Visit.visited_at)).where(Visit.customer_id == Customer.id)
+            .scalar_subquery())
+    counted = (select(func.coalesce(func.sum(Visit.visits_counted), 0))
+               .where(Visit.customer_id == Customer.id).scalar_subquery())
+    spent = (select(func.coalesce(func.sum(Visit.amount_fen), 0))
+             .where(Visit.customer_id == Customer.id).scalar_subquery())
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), 900):
+        db.session.execute(update(Customer).where(Customer.id.in_(ids[start:start + 900]))
+                           .values(last_visit_at=last, visit_count=counted,
+                                   total_spent_fen=spent)
+                           .execution_options(synchronize_session=False))

@@ -3,13 +3,14 @@ tags, opening records of her history, visits, prepaid cards and points, then eve
 customer's bookkeeping recomputed from her visits and the store re-classified once."""
 from types import SimpleNamespace
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from kq.extensions import db
 from kq.models import (Assignment, Customer, CustomerSearchKey, CustomerTag, PointsEntry, Visit,
                        utcnow)
 from kq.services.customers import guess_surname, search_keys
 from kq.services.importing.plan import OPENING_SERVICES, _card_name
+from kq.services.visits import keep_books, record_imported_visits
 
 CHUNK = 900
 TITLES = {"F": "女士", "M": "先生"}
@@ -124,7 +125,7 @@ def _tags(store, plan, ids):
 def _openings(store, plan, ids, by, now):
     """One opening record per customer whose sheet gives a last visit: her history from the
     old system, imported=True so it never earns a reward, counting as visit_count visits."""
-    rows, replace = [], []
+    rows = []
     for phone, record in plan.records.items():
         if record.last_visit is None:
             continue
@@ -132,34 +133,30 @@ def _openings(store, plan, ids, by, now):
             continue
         rows.append({"store_id": store.id, "customer_id": ids[phone], "staff_id": None,
                      "visited_at": record.last_visit, "services": OPENING_SERVICES,
-                     "amount_fen": record.total_spent_fen or 0, "points_earned": 0,
-                     "recorded_by_id": by.id if by else None, "imported": True,
+                     "amount_fen": record.total_spent_fen or 0,
+                     "recorded_by_id": by.id if by else None,
                      "visits_counted": max(record.visit_count or 1, 1), "created_at": now})
-        if phone in plan.existing:
-            replace.append(ids[phone])
-    for chunk in _chunks(replace):
-        old = select(Visit.id).where(Visit.customer_id.in_(chunk), Visit.imported.is_(True),
-                                     Visit.services == OPENING_SERVICES)
-        # An opening record nothing refers to is replaced; one a card move or points entry
-        # refers to (none do today) would be kept.
-        db.session.execute(Visit.__table__.delete().where(Visit.id.in_(old)))
-    for chunk in _chunks(rows, 5000):
-        db.session.execute(insert(Visit.__table__), chunk)
-    return len(rows)
+    # A newer sheet updates the opening record in place (a care note may point at it).
+    have = {}
+    for chunk in _chunks([r["customer_id"] for r in rows]):
+        have.update(db.session.execute(select(Visit.customer_id, Visit.id).where(
+            Visit.customer_id.in_(chunk), Visit.imported.is_(True),
+            Visit.services == OPENING_SERVICES)).all())
+    for row in rows:
+        if row["customer_id"] in have:
+            db.session.execute(update(Visit).where(Visit.id == have[row["customer_id"]]).values(
+                visited_at=row["visited_at"], amount_fen=row["amount_fen"],
+                visits_counted=row["visits_counted"]))
+    touched = record_imported_visits([r for r in rows if r["customer_id"] not in have])
+    return touched | set(have)
 
 
 def _visits(store, plan, ids, by, now, progress):
     rows = [{"store_id": store.id, "customer_id": ids[x["phone"]], "staff_id": x["staff_id"],
              "visited_at": x["visited_at"], "services": x["services"],
-             "amount_fen": x["amount_fen"], "points_earned": 0,
-             "recorded_by_id": by.id if by else None, "imported": True, "visits_counted": 1,
+             "amount_fen": x["amount_fen"], "recorded_by_id": by.id if by else None,
              "created_at": now} for x in plan.new_visits if x["phone"] in ids]
-    done = 0
-    for chunk in _chunks(rows, 10000):
-        db.session.execute(insert(Visit.__table__), chunk)
-        done += len(chunk)
-        progress(done)
-    return len(rows)
+    return record_imported_visits(rows, progress)
 
 
 def _cards(store, plan, ids, by):
@@ -198,22 +195,6 @@ def _points(store, plan, ids, by):
     return len(rows)
 
 
-def recompute_bookkeeping(customer_ids):
-    """last_visit_at, visit_count and total_spent_fen from her visits, as the visit service
-    keeps them one visit at a time."""
-    last = (select(func.max(Visit.visited_at)).where(Visit.customer_id == Customer.id)
-            .scalar_subquery())
-    counted = (select(func.coalesce(func.sum(Visit.visits_counted), 0))
-               .where(Visit.customer_id == Customer.id).scalar_subquery())
-    spent = (select(func.coalesce(func.sum(Visit.amount_fen), 0))
-             .where(Visit.customer_id == Customer.id).scalar_subquery())
-    for chunk in _chunks(sorted(customer_ids)):
-        db.session.execute(update(Customer).where(Customer.id.in_(chunk))
-                           .values(last_visit_at=last, visit_count=counted,
-                                   total_spent_fen=spent)
-                           .execution_options(synchronize_session=False))
-
-
 def apply(store, plan, by, progress=lambda stage, done: None):
     """Write the plan (no commit). Returns what was written."""
     from kq.services.classify import recompute_store
@@ -224,16 +205,13 @@ def apply(store, plan, by, progress=lambda stage, done: None):
     _update_customers(store, plan, ids)
     assigned = _assign(store, plan, ids, by, now)
     _tags(store, plan, ids)
-    openings = _openings(store, plan, ids, by, now)
-    visits = _visits(store, plan, ids, by, now, lambda n: progress("visits", n))
+    touched = _openings(store, plan, ids, by, now)
+    touched |= _visits(store, plan, ids, by, now, lambda n: progress("visits", n))
     cards = _cards(store, plan, ids, by)
     points = _points(store, plan, ids, by)
-    touched = {ids[p] for p, r in plan.records.items() if r.last_visit is not None
-               and (p not in plan.existing or "opening" in plan.actions.get(p, ()))}
-    touched |= {ids[x["phone"]] for x in plan.new_visits if x["phone"] in ids}
-    recompute_bookkeeping(touched)
+    keep_books(touched)
     db.session.expire_all()
     progress("classify", 0)
     recompute_store(store, commit=False)
-    return {"assigned": assigned, "openings": openings, "visits": visits, "cards": cards,
+    return {"assigned": assigned, "visits": len(plan.new_visits), "cards": cards,
             "points": points}
