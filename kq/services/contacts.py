@@ -5,8 +5,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kq.extensions import db
 from kq.models import Contact, Customer, Task, utcnow
@@ -18,6 +19,7 @@ MAX_NOTE = 1000
 MAX_SUGGESTION = 500
 # An offline phone may replay an entry logged days ago; older or future times are not trusted.
 REPLAY_WINDOW = timedelta(days=14)
+MAX_ID = 2 ** 31 - 1  # ids are 32-bit integer columns: anything larger names no row
 
 
 @dataclass
@@ -39,39 +41,101 @@ def can_contact(user, customer):
     return user.is_manager or customer.assigned_staff_id == user.id
 
 
+def valid_client_id(value):
+    """The client id as sent, when it is a UUID (the phone's crypto.randomUUID()); else None.
+    Kept as sent, not re-spelt: a replay must find exactly what the first send stored."""
+    if not isinstance(value, str) or len(value) > 36:
+        return None
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
 def find_replay(store_id, client_id):
+    """The contact stored under this client id, if any. Anything that is not a UUID was never
+    accepted as one, so it is not looked up (a NUL or a lone surrogate would not even bind)."""
+    client_id = valid_client_id(client_id) if client_id is not None else None
+    if client_id is None:
+        return None
     return db.session.scalar(select(Contact).where(Contact.store_id == store_id,
                                                    Contact.client_id == client_id))
 
 
-def _validate(data, store, today):
+def storable_text(value):
+    """Text a database can keep: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def valid_id(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _check_form(data):
+    """What can be checked without the database or the date: a stored entry always passes."""
     errors = {}
+    for name in ("customer_id", "task_id"):
+        value = getattr(data, name)
+        if (value is not None or name == "customer_id") and not valid_id(value):
+            errors[name] = "id"
+    for name in ("client_id", "channel", "outcome", "notes", "suggestions"):
+        if not storable_text(getattr(data, name)):
+            errors[name] = "text"
     if data.channel not in CHANNELS:
-        errors["channel"] = "channel"
+        errors.setdefault("channel", "channel")
     if data.outcome not in OUTCOMES:
-        errors["outcome"] = "outcome"
-    if data.satisfaction is not None and not 1 <= data.satisfaction <= 5:
+        errors.setdefault("outcome", "outcome")
+    if data.satisfaction is not None and not (
+            isinstance(data.satisfaction, int) and 1 <= data.satisfaction <= 5):
         errors["satisfaction"] = "satisfaction"
     if data.notes and len(data.notes) > MAX_NOTE:
-        errors["notes"] = "too_long"
+        errors.setdefault("notes", "too_long")
     if data.suggestions and len(data.suggestions) > MAX_SUGGESTION:
-        errors["suggestions"] = "too_long"
+        errors.setdefault("suggestions", "too_long")
+    if data.client_id is not None and "client_id" not in errors \
+            and valid_client_id(data.client_id) is None:
+        errors["client_id"] = "client_id"
+    return errors
+
+
+def _check_dates(data, today):
+    errors = {}
     if data.next_follow_up_on is not None:
         if data.next_follow_up_on <= today:
             errors["next_follow_up_on"] = "follow_up_past"
         elif data.next_follow_up_on > today + timedelta(days=366):
             errors["next_follow_up_on"] = "follow_up_far"
-    if data.client_id is not None:
-        try:
-            uuid.UUID(str(data.client_id))
-        except ValueError:
-            errors["client_id"] = "client_id"
     return errors
 
 
+def _claim(row):
+    """INSERT … ON CONFLICT (store, client id) DO NOTHING: the new contact's id, or None when
+    the client id is already stored. On PostgreSQL a second sender waits here for the first
+    one's transaction and then finds the row; on SQLite BEGIN IMMEDIATE already serialises."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(Contact).values(**row)
+                 .on_conflict_do_nothing(index_elements=["store_id", "client_id"])
+                 .returning(Contact.id))
+    return db.session.execute(statement).scalar()
+
+
 def log_contact(user, store, data: ContactInput):
-    """Returns (contact, created). Raises LookupError (→ 404) or ServiceError (→ 422)."""
-    client_id = str(data.client_id or uuid.uuid4())
+    """Returns (contact, created): created is False for a client id stored before, however the
+    two sends interleave. Raises LookupError (→ 404) or ServiceError (→ 422); nothing is
+    written then."""
+    errors = _check_form(data)
+    if errors:
+        raise ServiceError(errors)
+    client_id = valid_client_id(data.client_id) if data.client_id else str(uuid.uuid4())
     existing = find_replay(store.id, client_id)
     if existing is not None:
         return existing, False
@@ -88,22 +152,34 @@ def log_contact(user, store, data: ContactInput):
         if task is None:
             raise LookupError("task")
     today = store.today()
-    errors = _validate(data, store, today)
+    errors = _check_dates(data, today)
     if errors:
         raise ServiceError(errors)
     now = utcnow()
     moment = data.contacted_at
     if moment is None or moment.tzinfo is None or not now - REPLAY_WINDOW <= moment <= now + timedelta(minutes=5):
         moment = now
-    contact = Contact(store_id=store.id, customer_id=customer.id, staff_id=user.id,
-                      task_id=task.id if task else None, client_id=client_id,
-                      channel=data.channel, outcome=data.outcome,
-                      satisfaction=data.satisfaction, suggestions=data.suggestions or None,
-                      notes=data.notes or None, next_follow_up_on=data.next_follow_up_on,
-                      contacted_at=moment)
-    db.session.add(contact)
-    if customer.last_contact_at is None or moment > customer.last_contact_at:
-        customer.last_contact_at = moment
+    # The contact goes in first, before anything else is touched: the client id decides who
+    # stores the entry, and the one who does not writes nothing else.
+    contact_id = _claim({
+        "store_id": store.id, "customer_id": customer.id, "staff_id": user.id,
+        "task_id": task.id if task else None, "client_id": client_id,
+        "channel": data.channel, "outcome": data.outcome, "satisfaction": data.satisfaction,
+        "suggestions": data.suggestions or None, "notes": data.notes or None,
+        "next_follow_up_on": data.next_follow_up_on, "contacted_at": moment,
+        "created_at": now})
+    if contact_id is None:
+        db.session.rollback()
+        winner = find_replay(store.id, client_id)
+        if winner is None:  # cannot happen: a conflict means a committed row
+            raise RuntimeError("client id conflict without a stored contact")
+        return winner, False
+    # The quiet clock only moves forward, also when two contacts of hers are logged at once.
+    db.session.execute(
+        update(Customer).where(Customer.id == customer.id,
+                               or_(Customer.last_contact_at.is_(None),
+                                   Customer.last_contact_at < moment))
+        .values(last_contact_at=moment).execution_options(synchronize_session=False))
     # One call answers every open item she had for this customer up to today.
     open_items = select(Task).where(Task.store_id == store.id, Task.customer_id == customer.id,
                                     Task.status == OPEN, Task.due_on <= today)
@@ -115,19 +191,10 @@ def log_contact(user, store, data: ContactInput):
     for item in db.session.scalars(open_items):
         item.status, item.done_at = DONE, now
     if data.next_follow_up_on is not None and data.outcome != "do_not_contact":
-        db.session.flush()
         insert_ignoring_duplicates(Task, [{
             "store_id": store.id, "staff_id": customer.assigned_staff_id or user.id,
             "customer_id": customer.id, "kind": "follow_up", "due_on": data.next_follow_up_on,
-            "status": OPEN, "detail": {"contact_id": contact.id}}],
+            "status": OPEN, "detail": {"contact_id": contact_id}}],
             ("staff_id", "customer_id", "kind", "due_on"))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same client id arrived twice at once: the other request stored it first.
-        db.session.rollback()
-        existing = find_replay(store.id, client_id)
-        if existing is None:
-            raise
-        return existing, False
-    return contact, True
+    db.session.commit()
+    return db.session.get(Contact, contact_id), True

@@ -1,5 +1,7 @@
 """JSON endpoints for the phone app. CSRF applies to every POST here as to the forms
 (header X-CSRFToken, from GET /api/session or the page's meta tag)."""
+import json
+
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -8,10 +10,16 @@ from werkzeug.datastructures import MultiDict
 
 from kq.blueprints.api import bp
 from kq.blueprints.calls.forms import ContactForm
-from kq.blueprints.calls.submission import submit
+from kq.blueprints.calls.submission import service_messages, submit
 from kq.scoping import current_store
 from kq.services import ServiceError
-from kq.services.contacts import find_replay
+
+# One contact is a few hundred bytes; a note is at most 1,000 characters (4 bytes each in
+# UTF-8, 6 escaped in JSON). Anything far larger is not a contact, and is not parsed.
+MAX_BODY = 64 * 1024
+INTEGERS = ("customer_id", "task_id", "satisfaction")
+TEXTS = ("client_id", "channel", "outcome", "suggestions", "notes", "next_follow_up_on",
+         "contacted_at")
 
 
 @bp.route("/session")
@@ -37,30 +45,69 @@ def contact_json(contact):
     }
 
 
+def _refused(message=None, errors=None):
+    body = {"error": "invalid"}
+    if message:
+        body["message"] = message
+    if errors:
+        body["errors"] = errors
+        body.setdefault("message", " ".join(m for ms in errors.values() for m in ms))
+    return jsonify(body), 422
+
+
+def _read_object():
+    """The body as a dict, or None: too large, not UTF-8, not JSON, nested past what the parser
+    allows (RecursionError), or not an object."""
+    if (request.content_length or 0) > MAX_BODY:
+        return None
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return None
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _fields(payload):
+    """The contact's fields as form text, and {field: code} for values of the wrong type
+    (numbers are whole JSON numbers or digit strings; the rest are strings)."""
+    flat, wrong = {}, {}
+    for name in INTEGERS + TEXTS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if name in INTEGERS and isinstance(value, int) and not isinstance(value, bool):
+            flat[name] = str(value)
+        elif isinstance(value, str):
+            flat[name] = value
+        else:
+            wrong[name] = "type"
+    return flat, wrong
+
+
 @bp.post("/contacts")
 @login_required
 def create_contact():
-    """201 with the new contact; 200 with the original when the client id was seen before;
-    422 with field errors; 404 for a customer or item that is not hers to log."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        return jsonify(error="bad_request", message=_("Send a JSON object.")), 400
-    flat = MultiDict({k: str(v) for k, v in payload.items()
-                      if v is not None and not isinstance(v, (dict, list))})
-    store = current_store()
-    if flat.get("client_id"):
-        replay = find_replay(store.id, flat["client_id"])
-        if replay is not None:
-            return jsonify(contact=contact_json(replay), replayed=True), 200
-    form = ContactForm(formdata=flat, meta={"csrf": False})  # CSRFProtect checked the header
+    """201 with the new contact; 200 with the original when the client id was stored before
+    (also when both sends arrive at once); 404 for a customer or item that is not hers to log;
+    422 for anything else that is not a contact, with a message in her language."""
+    payload = _read_object()
+    if payload is None:
+        return _refused(_("Send a JSON object."))
+    flat, wrong = _fields(payload)
+    if wrong:
+        return _refused(errors={k: [v] for k, v in service_messages(wrong).items()})
+    form = ContactForm(formdata=MultiDict(flat), meta={"csrf": False})  # header checked
     if not form.validate():
         errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-        return jsonify(error="invalid", errors=errors), 422
+        return _refused(errors=errors)
     try:
-        contact, created = submit(form, current_user, store)
+        contact, created = submit(form, current_user, current_store())
     except LookupError:
         return jsonify(error="not_found", message=_("There is nothing here, or it belongs to "
                                                     "another store.")), 404
     except ServiceError as error:
-        return jsonify(error="invalid", errors={k: [v] for k, v in error.message.items()}), 422
+        return _refused(errors={k: [v] for k, v in error.message.items()})
     return jsonify(contact=contact_json(contact), replayed=not created), 201 if created else 200

@@ -16,6 +16,9 @@ def service_messages(codes):
         "follow_up_past": _("The follow-up date must be after today."),
         "follow_up_far": _("The follow-up date must be within a year."),
         "client_id": _("This entry's id is not valid; log it again."),
+        "id": _("This customer or item number is not valid."),
+        "text": _("The text contains characters that cannot be saved; retype it."),
+        "type": _("This value has the wrong type."),
     }
     messages = {}
     for field, code in codes.items():
