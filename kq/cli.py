@@ -92,15 +92,34 @@ kq_cli.add_command(ledger_cli)
 
 @ledger_cli.command("run")
 @click.option("--date", "day", help="Local date YYYY-MM-DD; default: each store's yesterday "
-              "(a complete day). The six days before it are looked at too.")
+              "(a complete day). The six days before it, and every day since the last day "
+              "counted, are looked at too.")
+@click.option("--from", "first", help="Catch up: count every day from this date YYYY-MM-DD.")
 @click.option("--store", "store_id", type=int, help="One store; default: every store.")
-def ledger_run(day, store_id):
+def ledger_run(day, first, store_id):
     """Count rewards and penalties (safe to run again: nothing is counted twice)."""
+    from datetime import date, timedelta
 
     from kq.jobs import run_ledgers
+    from kq.services.ledger import MAX_CATCH_UP_DAYS, run_ledger
 
     _check_day_and_store(day, store_id)
-    for sid, created in run_ledgers(store_id, day).items():
+    _check_day_and_store(first, None)
+    if first is None:
+        results = run_ledgers(store_id, day)
+    else:
+        results = {}
+        query = db.select(Store).order_by(Store.id)
+        if store_id is not None:
+            query = query.where(Store.id == store_id)
+        for store in db.session.scalars(query).all():
+            last = date.fromisoformat(day) if day else store.today() - timedelta(days=1)
+            start = date.fromisoformat(first)
+            if not timedelta(0) <= last - start <= timedelta(days=MAX_CATCH_UP_DAYS):
+                raise click.BadParameter(f"--from must be on or before the date and within "
+                                         f"{MAX_CATCH_UP_DAYS} days of it", param_hint="--from")
+            results[store.id] = run_ledger(store, last, start=start)
+    for sid, created in results.items():
         click.echo(f"store {sid}: {created['rewards']} new rewards, "
                    f"{created['penalties']} new penalties")
 

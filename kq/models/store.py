@@ -1,5 +1,5 @@
 """A salon store and every threshold of the SPEC as its own setting."""
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, String
@@ -44,6 +44,9 @@ class Store(TimestampMixin, db.Model):
     signature: Mapped[str | None] = mapped_column(String(40))
     # Threshold changes wait here until the next daily run applies them (Manage → Settings).
     pending_settings: Mapped[dict | None] = mapped_column(JSON)
+    # The last complete local day the ledger has counted: the next run starts after it, so a
+    # job outage of any length is caught up day by day.
+    ledger_through: Mapped[date | None]
     # The column mapping of the last import, offered again next time ({field: header text}).
     import_mapping: Mapped[dict | None] = mapped_column(JSON)
 

@@ -2,18 +2,24 @@
 
 Reward: a visit that ends a dormant spell (at least `dormant_after_days` local days since her
 previous visit), made while she is assigned to a staff member who logged at least one contact
-with her during the spell, earns that staff member `reward_fen`. Once per spell: the spell ends
-with exactly one visit, whose id is the entry's dedupe key.
+with her during the spell, earns that staff member `reward_fen`. Once per spell: a spell is
+named by the visit that began it (her visit before the gap), which is the entry's dedupe key,
+so two visits on its closing day, or an earlier visit of it entered late, earn nothing more.
+A visit imported from the old system never earns; it counts as the visit before a gap.
 
 Penalty: an assignment that reaches `penalty_after_days` days with no visit — counted from the
 later of the last visit and the assignment date; a visit on day 89 saves it, one on day 90 is
-too late — costs the assigned staff member `penalty_fen`, once per assignment, and proposes the
+too late — costs the assigned staff member `penalty_fen`, once per assignment (a penalty voided
+because a visit entered late showed it was never due does not count), and proposes the
 customer for reassignment.
 
-A run for day D looks at D and the six days before it, so a missed night or a visit entered a
-few days late is still counted; each candidate is one indexed query. Entries are inserted with
-ON CONFLICT DO NOTHING on their dedupe key, so running twice, at once, or for a past date again
-creates nothing new. Entries are never edited or deleted; a manager may void one.
+A run for day D looks at D, the six days before it and every day since the last complete day
+counted, so a missed night or an outage of weeks is caught up day by day; recording a visit
+(form, import, API) evaluates at once the spell it ends and voids a penalty it shows was never
+due, so a visit entered late gives the ledger the nightly run would have given. Entries are
+inserted with ON CONFLICT DO NOTHING on their dedupe key, so running twice, at once, or for a
+past date again creates nothing new. Entries are never edited or deleted; a manager may void
+one, and a voided entry is never made again.
 """
 from datetime import timedelta
 
@@ -37,42 +43,83 @@ def _assignment_at(customer_id, moment):
         .order_by(Assignment.assigned_at.desc()).limit(1)).first()
 
 
-def reward_rows(store, day):
-    """Reactivation visits on local `day` that earn their assigned staff member a reward."""
+def _previous():
+    """Her visit just before Visit (latest first, ties by id): the visit that began the spell
+    Visit may end. Two subqueries over the (customer, time) index."""
     previous = aliased(Visit)
-    prev_at = (select(func.max(previous.visited_at))
-               .where(previous.customer_id == Visit.customer_id,
-                      previous.visited_at < Visit.visited_at).scalar_subquery())
-    visits = db.session.execute(
-        select(Visit.id, Visit.customer_id, Visit.visited_at, prev_at.label("prev"))
-        .join(Customer, Customer.id == Visit.customer_id)
-        .where(Visit.store_id == store.id, Visit.imported.is_(False),
-               Visit.visited_at >= midnight(store, day),
-               Visit.visited_at < midnight(store, day + timedelta(days=1)),
-               Customer.deleted_at.is_(None))).all()
-    rows = []
-    for visit_id, customer_id, visited_at, prev in visits:
-        if prev is None:
-            continue  # a first visit wins nobody back
+    before = (previous.customer_id == Visit.customer_id, previous.visited_at < Visit.visited_at)
+    prev_id = (select(previous.id).where(*before)
+               .order_by(previous.visited_at.desc(), previous.id.desc()).limit(1)
+               .scalar_subquery())
+    prev_at = select(func.max(previous.visited_at)).where(*before).scalar_subquery()
+    return prev_id, prev_at
+
+
+def reward_rows(store, day, customer_id=None):
+    """Reactivation visits on local `day` that earn their assigned staff member a reward, one
+    per dormant spell: the spell is named by the visit that began it, so two visits closing it
+    (at the same moment, or an earlier one entered late) earn once."""
+    prev_id, prev_at = _previous()
+    query = (select(Visit.id, Visit.customer_id, Visit.visited_at, prev_id.label("prev_id"),
+                    prev_at.label("prev"))
+             .join(Customer, Customer.id == Visit.customer_id)
+             .where(Visit.store_id == store.id, Visit.imported.is_(False),
+                    Visit.visited_at >= midnight(store, day),
+                    Visit.visited_at < midnight(store, day + timedelta(days=1)),
+                    Customer.deleted_at.is_(None))
+             .order_by(Visit.visited_at, Visit.id))
+    if customer_id is not None:
+        query = query.where(Visit.customer_id == customer_id)
+    rows = {}
+    for visit_id, cid, visited_at, spell, prev in db.session.execute(query).all():
+        key = f"reward:spell:{spell}"
+        if prev is None or key in rows:
+            continue  # a first visit wins nobody back; a spell earns once
         prev_day = store.local_date(prev)
         if (day - prev_day).days < store.dormant_after_days:
             continue
-        assignment = _assignment_at(customer_id, visited_at)
+        assignment = _assignment_at(cid, visited_at)
         if assignment is None:
             continue
         spell_start = midnight(store, prev_day + timedelta(days=store.dormant_after_days))
         contacted = db.session.scalar(select(exists().where(
-            Contact.customer_id == customer_id, Contact.staff_id == assignment.staff_id,
+            Contact.customer_id == cid, Contact.staff_id == assignment.staff_id,
             Contact.contacted_at >= spell_start, Contact.contacted_at < visited_at)))
         if not contacted:
             continue
-        rows.append({
-            "store_id": store.id, "staff_id": assignment.staff_id, "customer_id": customer_id,
+        legacy = db.session.scalar(select(exists().where(  # keyed per visit before spells
+            LedgerEntry.dedupe_key == f"reward:visit:{visit_id}")))
+        if legacy:
+            continue
+        rows[key] = {
+            "store_id": store.id, "staff_id": assignment.staff_id, "customer_id": cid,
             "assignment_id": assignment.id, "visit_id": visit_id, "kind": "reward",
             "amount_fen": store.reward_fen, "occurred_on": day, "period": day.strftime("%Y-%m"),
-            "reason": f"dormant:{(day - prev_day).days}",
-            "dedupe_key": f"reward:visit:{visit_id}", "created_at": utcnow()})
-    return rows
+            "reason": f"dormant:{(day - prev_day).days}", "dedupe_key": key,
+            "created_at": utcnow()}
+    return list(rows.values())
+
+
+LATE_VISIT = "late_visit"
+
+
+def _penalty_counted():
+    """A penalty already counted for the assignment: any, void or not, except one voided
+    because a visit entered late showed it was never due."""
+    return exists().where(LedgerEntry.assignment_id == Assignment.id,
+                          LedgerEntry.kind == "penalty",
+                          or_(LedgerEntry.void_reason.is_(None),
+                              ~LedgerEntry.void_reason.startswith(LATE_VISIT)))
+
+
+def _penalty_row(store, assignment_id, staff_id, customer_id, due):
+    days = store.penalty_after_days
+    return {"store_id": store.id, "staff_id": staff_id, "customer_id": customer_id,
+            "assignment_id": assignment_id, "visit_id": None, "kind": "penalty",
+            "amount_fen": -store.penalty_fen, "occurred_on": due, "period": due.strftime("%Y-%m"),
+            "reason": f"no_visit:{days}",
+            "dedupe_key": f"penalty:assignment:{assignment_id}:{due.isoformat()}",
+            "created_at": utcnow()}
 
 
 def penalty_rows(store, day):
@@ -83,8 +130,6 @@ def penalty_rows(store, day):
     visited_in_window = exists().where(Visit.customer_id == Assignment.customer_id,
                                        Visit.visited_at >= window_start,
                                        Visit.visited_at < before_day)
-    already = exists().where(LedgerEntry.assignment_id == Assignment.id,
-                             LedgerEntry.kind == "penalty")
     last_visit = (select(func.max(Visit.visited_at))
                   .where(Visit.customer_id == Assignment.customer_id,
                          Visit.visited_at < before_day).scalar_subquery())
@@ -96,43 +141,100 @@ def penalty_rows(store, day):
         .where(Assignment.store_id == store.id, Assignment.assigned_at < window_start,
                or_(Assignment.ended_at.is_(None), Assignment.ended_at >= before_day),
                Customer.deleted_at.is_(None), Customer.do_not_contact.is_(False),
-               User.active.is_(True), ~visited_in_window, ~already)).all()
+               User.active.is_(True), ~visited_in_window, ~_penalty_counted())).all()
     rows = []
     for assignment_id, staff_id, customer_id, assigned_at, last in candidates:
         since = store.local_date(assigned_at)
         if last is not None:
             since = max(since, store.local_date(last))
-        due = since + timedelta(days=days)
-        rows.append({
-            "store_id": store.id, "staff_id": staff_id, "customer_id": customer_id,
-            "assignment_id": assignment_id, "visit_id": None, "kind": "penalty",
-            "amount_fen": -store.penalty_fen, "occurred_on": due, "period": due.strftime("%Y-%m"),
-            "reason": f"no_visit:{days}",
-            "dedupe_key": f"penalty:assignment:{assignment_id}", "created_at": utcnow()})
+        rows.append(_penalty_row(store, assignment_id, staff_id, customer_id,
+                                 since + timedelta(days=days)))
     return rows
 
 
-def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS):
-    """Rewards and penalties for `day` and the days before it that a run may have missed
-    (pages that only need today's figures pass catch_up=1). Returns {"rewards": n,
-    "penalties": n} of entries created now."""
+def _insert(rewards, penalties):
+    made = {"rewards": insert_ignoring_duplicates(LedgerEntry, rewards, ("dedupe_key",)),
+            "penalties": insert_ignoring_duplicates(LedgerEntry, penalties, ("dedupe_key",))}
+    if penalties:
+        ids = [row["assignment_id"] for row in penalties]
+        db.session.execute(
+            Assignment.__table__.update()
+            .where(Assignment.id.in_(ids), Assignment.ended_at.is_(None))
+            .values(proposed_for_reassignment=True))
+    return made
+
+
+MAX_CATCH_UP_DAYS = 400
+
+
+def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS, start=None):
+    """Rewards and penalties for `day` and the days before it that a run may have missed:
+    at least `catch_up` days, and every day since the last complete day counted
+    (store.ledger_through), so an outage of any length is caught up day by day; `start`
+    counts a chosen range (the catch-up command). Pages that only need today's figures pass
+    catch_up=1. Returns {"rewards": n, "penalties": n} of entries created now."""
+    first = day - timedelta(days=catch_up - 1)
+    if start is not None:
+        first = min(first, start)
+    elif catch_up > 1 and store.ledger_through is not None:
+        first = min(first, store.ledger_through + timedelta(days=1))
+    first = max(first, day - timedelta(days=MAX_CATCH_UP_DAYS))
     created = {"rewards": 0, "penalties": 0}
-    for offset in range(catch_up - 1, -1, -1):
-        d = day - timedelta(days=offset)
-        created["rewards"] += insert_ignoring_duplicates(LedgerEntry, reward_rows(store, d),
-                                                         ("dedupe_key",))
-        penalties = penalty_rows(store, d)
-        created["penalties"] += insert_ignoring_duplicates(LedgerEntry, penalties,
-                                                           ("dedupe_key",))
-        if penalties:
-            ids = [row["assignment_id"] for row in penalties]
-            db.session.execute(
-                Assignment.__table__.update()
-                .where(Assignment.id.in_(ids), Assignment.ended_at.is_(None))
-                .values(proposed_for_reassignment=True))
+    d = first
+    while d <= day:
+        made = _insert(reward_rows(store, d), penalty_rows(store, d))
+        created["rewards"] += made["rewards"]
+        created["penalties"] += made["penalties"]
+        d += timedelta(days=1)
+    if catch_up > 1 and day < store.today() and (
+            store.ledger_through is None or day > store.ledger_through):
+        store.ledger_through = day
     if commit:
         db.session.commit()
     return created
+
+
+def after_visit(visit, store):
+    """A visit just recorded, whatever its date: the reward of the spell it ends, at once, and
+    a penalty it shows was never due voided (with a note), so that a slip entered late gives
+    the ledger the nightly run would have given. Runs in the visit's transaction."""
+    day = store.local_date(visit.visited_at)
+    rewards = [] if visit.imported else reward_rows(store, day, customer_id=visit.customer_id)
+    days = store.penalty_after_days
+    wrong = db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.customer_id == visit.customer_id, LedgerEntry.kind == "penalty",
+        LedgerEntry.voided_at.is_(None), LedgerEntry.occurred_on > day,
+        LedgerEntry.occurred_on < day + timedelta(days=days))).all()
+    penalties = []
+    for entry in wrong:
+        entry.voided_at, entry.void_reason = utcnow(), f"{LATE_VISIT}:{visit.id}"
+        again = _penalty_due(store, entry.assignment_id)
+        if again is not None and store.ledger_through and again[3] <= store.ledger_through:
+            penalties.append(_penalty_row(store, *again))
+    db.session.flush()
+    return _insert(rewards, penalties)
+
+
+def _penalty_due(store, assignment_id):
+    """(assignment, staff, customer, due) of the first 90-day gap of one assignment (from
+    its start and her visits), or None while she keeps coming or it ended first."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        return None
+    days = store.penalty_after_days
+    since = store.local_date(assignment.assigned_at)
+    visits = db.session.scalars(select(Visit.visited_at).where(
+        Visit.customer_id == assignment.customer_id,
+        Visit.visited_at >= midnight(store, since)).order_by(Visit.visited_at)).all()
+    for moment in visits:
+        seen = store.local_date(moment)
+        if (seen - since).days >= days:
+            break
+        since = max(since, seen)
+    due = since + timedelta(days=days)
+    if assignment.ended_at is not None and assignment.ended_at < midnight(store, due):
+        return None
+    return assignment.id, assignment.staff_id, assignment.customer_id, due
 
 
 def void_entry(store, entry_id, *, reason, by):

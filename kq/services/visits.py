@@ -14,10 +14,11 @@ def points_for(amount_fen, store):
 
 def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
                  prepaid_card=None, recorded_by=None, commit=True, reclassify=True,
-                 imported=False, visits_counted=1, card_amount_fen=None):
+                 imported=False, visits_counted=1, ledger=None, card_amount_fen=None):
     """Add a visit and keep the customer's bookkeeping (last visit, count, spend, points),
     then re-classify her (key, band). Bulk loaders pass reclassify=False and run the store-wide
-    classification once at the end.
+    classification once at the end; they also count the ledger themselves (ledger defaults
+    to reclassify), while one visit entered by hand evaluates the spell it ends at once.
 
     An import passes imported=True: the row is her history from the old system (for an
     opening record, `visits_counted` visits summed into one), earns no points and never a
@@ -64,6 +65,11 @@ def record_visit(customer, *, visited_at, staff=None, services="", amount_fen=0,
 
         db.session.flush()
         recompute_customer(customer)
+    if ledger if ledger is not None else reclassify:
+        from kq.services.ledger import after_visit
+
+        db.session.flush()
+        after_visit(visit, store)
     if commit:
         db.session.commit()
     return visit
