@@ -322,3 +322,73 @@ def test_many_items_at_once_insert_once_with_defaults(app, world):
         assert len(made) == 120
         assert made[5].detail == {"days": 36, "note": "引号\"和&"}
         assert all(t.created_at is not None and t.created_at.tzinfo is not None for t in made)
+
+
+def _snapshot(day):
+    return sorted((t.staff_id, t.customer_id, t.kind) for t in items(day=day))
+
+
+def test_two_generators_of_one_store_day_give_what_one_gives(app, world, monkeypatch):
+    """The second run reads this week's satisfaction count while the first is still choosing,
+    then picks her customers after the first has committed: without serialising the store-day
+    it found the quota unmet and the first run's customers 'recently asked', and added three
+    more (6 where 3 were due). Each run has its own thread, app context and connection."""
+    import math
+    import types
+
+    from kq.services import checklist
+
+    monday = D - timedelta(days=D.weekday())
+    with app.app_context():
+        for i in range(30):
+            CustomerFactory(store_id=world.store1,
+                            last_visit_at=at(monday - timedelta(days=2 + i % 5), 9 + i % 8))
+        for days in range(31, 41):
+            _customer(world, last_visit_at=at(monday - timedelta(days=days)))
+    first_waiting, second_read, first_done = (threading.Event() for _ in range(3))
+    hooked = []
+
+    def ceil(value):  # runs between reading this week's count and choosing the customers
+        hooked.append(threading.current_thread().name)
+        if threading.current_thread().name == "first":
+            first_waiting.set()
+            second_read.wait(timeout=3)  # with the lock, the second never gets here: go on
+        elif threading.current_thread().name == "second":
+            second_read.set()
+            first_done.wait(timeout=30)
+        return math.ceil(value)
+
+    monkeypatch.setattr(checklist, "math", types.SimpleNamespace(ceil=ceil))
+    results, errors = {}, []
+
+    def run():
+        try:
+            with app.app_context():
+                name = threading.current_thread().name
+                results[name] = generate_day(db.session.get(Store, world.store1), monday)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            if threading.current_thread().name == "first":
+                first_done.set()
+
+    first = threading.Thread(target=run, name="first")
+    first.start()
+    assert first_waiting.wait(timeout=30)
+    second = threading.Thread(target=run, name="second")
+    second.start()
+    first.join()
+    second.join()
+    assert errors == []
+    assert sorted(hooked) == ["first", "second"]  # the interleaving really was exercised
+    with app.app_context():
+        together = _snapshot(monday)
+        assert len(items(day=monday, kind="satisfaction")) == 3  # ceil(20 × 1/7)
+        assert sorted(results.values()) == [0, len(together)]
+        db.session.execute(db.delete(checklist.Task))
+        db.session.execute(db.text("DELETE FROM checklist_runs"))
+        db.session.commit()
+    monkeypatch.undo()
+    with app.app_context():
+        alone = generate_day(db.session.get(Store, world.store1), monday)
+        assert _snapshot(monday) == together and alone == len(together)

@@ -9,7 +9,7 @@ import math
 from calendar import isleap
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -245,8 +245,20 @@ def _satisfaction(d, beautician_ids):
         d.add(staff_id, customer_id, "satisfaction")
 
 
+def lock_store_day(store, day):
+    """One generator per store-day at a time, until its transaction ends. SQLite's BEGIN
+    IMMEDIATE already serialises every writer; PostgreSQL takes a transaction-scoped advisory
+    lock named after the store and the day. Rows alone are not enough: the satisfaction quota
+    reads this week's count in one statement and chooses customers in the next, and a run that
+    committed in between made a second run add the week's quota again."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                           {"name": f"kq.checklist:{store.id}:{day.isoformat()}"})
+
+
 def generate_day(store, day, *, commit=True):
     """Create every staff member's items for `day`; returns how many new items were created."""
+    lock_store_day(store, day)
     apply_pending_settings(store, day)  # threshold changes take effect at the day's run
     staff = db.session.execute(select(User.id, User.role).where(
         User.active.is_(True), or_(User.store_id == store.id, User.role == OWNER))).all()
