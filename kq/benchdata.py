@@ -10,7 +10,8 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, insert, select, text
 
-from kq.demo import GIVEN_F, GIVEN_M, SERVICES, SURNAMES, TRIAL_SHARE, TRIALS
+from kq.demo import (GIVEN_F, GIVEN_M, SERVICES, SURNAMES, TRIAL_SHARE, TRIALS,
+                     mobile_number)
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, MANAGER, Assignment, CardMove, Contact, Customer,
                        CustomerSearchKey, PrepaidCard, Store, User, Visit)
@@ -108,7 +109,7 @@ def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print
             name = surname + rng.choice(pool) + (rng.choice(pool) if rng.random() < 0.7 else "")
             title = "小姐" if female else "先生"
             while True:
-                phone = f"+861{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+                phone = mobile_number(rng.choice("3456789"), rng.randrange(10**9))
                 if phone not in used_phones:
                     used_phones.add(phone)
                     break
