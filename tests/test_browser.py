@@ -206,3 +206,108 @@ def test_manifest_service_worker_and_phone_layout(live, phone):
     assert kept == 0
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Customer.id))) >= 4
+
+
+def _sleepers(app):
+    with app.app_context():
+        return [c.id for c in db.session.scalars(
+            db.select(Customer).where(Customer.name.like("睡美人%")).order_by(Customer.name))]
+
+
+def _queue(page, entries):
+    """Entries as the log form keeps them, in the order they were logged (saved_at), with
+    client ids in that order too (older outboxes sent by client id)."""
+    page.evaluate("""entries => Promise.all(entries.map((e, i) => {
+        const id = '00000000-0000-4000-8000-00000000000' + (i + 1);
+        const at = new Date(Date.now() - (10 - i) * 60000).toISOString();
+        return window.kqOutbox.put({client_id: id, label: e.label, saved_at: at,
+            payload: Object.assign({client_id: id, channel: 'phone', outcome: 'reached',
+                                    contacted_at: at}, e.payload)});
+    }))""", entries)
+
+
+def _stored_notes(app):
+    with app.app_context():
+        return sorted(c.notes for c in db.session.scalars(db.select(Contact)))
+
+
+def test_a_refused_entry_is_shown_with_its_reason_and_the_rest_are_stored(live, phone):
+    """Three entries queued offline; the server refuses the middle one (a customer number no
+    store has: 422). The first and third are stored; the middle waits on the phone with the
+    server's reason and a Discard button, and is not sent again."""
+    app, base = live
+    _world(app)
+    ids = _sleepers(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    phone.set_offline(True)
+    _queue(page, [
+        {"label": "睡美人0", "payload": {"customer_id": str(ids[0]), "notes": "first"}},
+        {"label": "坏条目", "payload": {"customer_id": "9223372036854775808", "notes": "bad"}},
+        {"label": "睡美人1", "payload": {"customer_id": str(ids[1]), "notes": "third"}},
+    ])
+    _outbox_is(page, 3)
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    assert _eventually(page, "window.kqOutbox.all().then(e => e.length === 1 && "
+                             "!!e[0].rejected)")
+    assert _stored_notes(app) == ["first", "third"]
+    refused = page.locator("[data-rejected] li")
+    assert _eventually(page, "document.querySelectorAll('[data-rejected] li').length === 1")
+    assert "坏条目" in refused.inner_text() and "not valid" in refused.inner_text()
+    # Sent again (a later sync, the next app start): refused entries stay put, not re-sent.
+    page.evaluate("window.kqOutbox.sync()")
+    page.reload()
+    assert _eventually(page, "document.querySelectorAll('[data-rejected] li').length === 1")
+    assert _stored_notes(app) == ["first", "third"]
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-rejected] li button", has_text="Discard").click()
+    _outbox_is(page, 0)
+    assert _eventually(page, "document.querySelector('[data-outbox-status]').hidden")
+    assert _stored_notes(app) == ["first", "third"]
+
+
+def test_a_server_error_on_one_entry_never_holds_back_the_others(live, phone):
+    """The server fails on the middle entry (503, then a dropped connection): it waits and is
+    tried again later, and the entries after it are stored meanwhile."""
+    app, base = live
+    _world(app)
+    ids = _sleepers(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    failures = []
+
+    def flaky(route):
+        if "00000000-0000-4000-8000-000000000002" in (route.request.post_data or ""):
+            failures.append(route.request.url)
+            if len(failures) == 1:
+                return route.fulfill(status=503, content_type="application/json",
+                                     body='{"error": "unavailable"}')
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    phone.route("**/api/contacts", flaky)
+    phone.set_offline(True)
+    _queue(page, [
+        {"label": "睡美人0", "payload": {"customer_id": str(ids[0]), "notes": "first"}},
+        {"label": "睡美人1", "payload": {"customer_id": str(ids[1]), "notes": "second"}},
+        {"label": "睡美人2", "payload": {"customer_id": str(ids[2]), "notes": "third"}},
+    ])
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    assert _eventually(page, "window.kqOutbox.all().then(e => e.length === 1)")
+    assert _stored_notes(app) == ["first", "third"]
+    waiting = page.evaluate("window.kqOutbox.all()")[0]
+    assert not waiting.get("rejected") and waiting["attempts"] >= 1 and waiting["next_try"]
+    assert _eventually(page, "document.querySelector('[data-waiting]').textContent"
+                             ".includes('1 waiting')")
+    # Its turn comes again (by its timer, or here at once): a dropped connection is transient
+    # too, and the entry still waits.
+    page.evaluate("window.kqOutbox.sync({now: true})")
+    assert _eventually(page, "window.kqOutbox.all().then(e => e.length === 1 && "
+                             "e[0].attempts >= 2 && !e[0].rejected)")
+    assert len(failures) >= 2
+    phone.unroute("**/api/contacts")
+    page.evaluate("window.kqOutbox.sync({now: true})")
+    _outbox_is(page, 0)
+    assert _stored_notes(app) == ["first", "second", "third"]

@@ -3,7 +3,7 @@
 // - Today's checklist and today's customers' cards: network first, the last copy when offline.
 //   Nothing else personal is kept, and those pages are deleted on sign-out.
 // - Any other page offline: the offline page.
-const VERSION = "kq-shell-v7";
+const VERSION = "kq-shell-v8";
 const PAGES = "kq-pages-v1";
 const TODAY = "/tasks/today";
 const ALLOWED = "/__today-customers";

@@ -2,14 +2,21 @@
 // until the server has it. Sent at once when there is a network, again when the network comes
 // back and at every app start (Safari has no Background Sync). The client id makes every retry
 // safe: the server stores an entry once. An expired CSRF token is renewed and the entry sent
-// again; with no session the entries wait for the next sign-in; an entry the server refuses is
-// shown to the user, never dropped silently.
+// again; with no session the entries wait for the next sign-in.
+// Each entry is judged on its own, so one entry never holds back the others:
+// - a permanent refusal (a 4xx other than the ones below) is kept and shown with the server's
+//   reason, for her to log again or discard; it is not sent again;
+// - a transient failure (5xx, 408, 425, 429, a dropped connection, an answer that is not the
+//   API's) waits with a growing delay (5 s, 10 s, … up to 10 minutes) and is tried again;
+// - 401 (signed out, or a new password is due) stops the round: every entry would get it.
 (function () {
   "use strict";
   var DB_NAME = "kq-outbox", STORE = "entries";
   var page = document.documentElement;
   var t = function (key) { return page.getAttribute("data-t-" + key) || key; };
-  var syncing = null;
+  var syncing = null, timer = null;
+  var FIRST_DELAY = 5000, MAX_DELAY = 10 * 60 * 1000;
+  var TRANSIENT = [408, 425, 429];
 
   function open() {
     return new Promise(function (resolve, reject) {
@@ -56,49 +63,126 @@
 
   function post(entry, csrf) {
     return fetch("/api/contacts", {
-      method: "POST", credentials: "same-origin",
+      method: "POST", credentials: "same-origin", redirect: "manual",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(entry.payload),
     });
   }
 
-  function sendOne(entry) {
-    return post(entry, token()).then(function (response) {
-      if (response.status === 400) {
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          if (body.error !== "csrf_expired") return response;
-          return freshToken().then(function (csrf) { return post(entry, csrf); });
-        });
-      }
-      return response;
-    }).then(function (response) {
-      if (response.status === 200 || response.status === 201) return outbox.remove(entry.client_id);
-      if (response.status === 401) throw { signedOut: true };
-      if (response.status >= 400 && response.status < 500) {
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          entry.rejected = true;
-          entry.problem = body.message || Object.keys(body.errors || {}).map(function (k) {
-            return (body.errors[k] || []).join(" ");
-          }).join(" ") || String(response.status);
-          return outbox.put(entry);
-        });
-      }
-      throw { later: true };  // 5xx: the server is unwell, try again later
+  function body(response) {
+    return response.clone().json().catch(function () { return {}; });
+  }
+
+  function csrfExpired(response) {
+    if (response.status !== 400 && response.status !== 403) return Promise.resolve(false);
+    return body(response).then(function (data) { return data.error === "csrf_expired"; });
+  }
+
+  function reasonOf(data, status) {
+    var errors = data.errors || {};
+    var fields = Object.keys(errors).map(function (k) { return [].concat(errors[k]).join(" "); });
+    return data.message || fields.join(" ") || String(status);
+  }
+
+  function later(entry, response) {
+    entry.attempts = (entry.attempts || 0) + 1;
+    var delay = Math.min(MAX_DELAY, FIRST_DELAY * Math.pow(2, entry.attempts - 1));
+    var asked = response && Number(response.headers.get("Retry-After"));
+    if (asked > 0) delay = Math.min(MAX_DELAY, asked * 1000);
+    entry.next_try = Date.now() + delay * (0.75 + Math.random() / 4);
+    return outbox.put(entry).then(function () { return "later"; });
+  }
+
+  function refuse(entry, response) {
+    return body(response).then(function (data) {
+      entry.rejected = true;
+      entry.status = response.status;
+      entry.problem = reasonOf(data, response.status);
+      delete entry.next_try;
+      return outbox.put(entry).then(function () { return "refused"; });
     });
   }
 
-  function sync() {
-    if (syncing) return syncing;
+  function judge(entry, response) {
+    var status = response.status;
+    if (status === 200 || status === 201) {
+      // Only the API's own answer counts as stored (not a sign-in page, not a captive portal).
+      return response.json().then(function (data) {
+        if (!data || !data.contact) throw new Error("not the API");
+        return outbox.remove(entry.client_id).then(function () { return "stored"; });
+      }).catch(function () { return later(entry, null); });
+    }
+    if (status === 401) return "signed-out";
+    if (status >= 400 && status < 500 && TRANSIENT.indexOf(status) < 0) {
+      return csrfExpired(response).then(function (expired) {
+        return expired ? later(entry, response) : refuse(entry, response);
+      });
+    }
+    return later(entry, response);  // 5xx, 408, 425, 429, a redirect: the server is unwell
+  }
+
+  function sendOne(entry) {
+    return post(entry, token()).then(function (response) {
+      return csrfExpired(response).then(function (expired) {
+        if (!expired) return response;
+        return freshToken().then(function (csrf) { return post(entry, csrf); });
+      });
+    }).then(function (response) {
+      return judge(entry, response);
+    }, function (error) {
+      if (error && error.signedOut) return "signed-out";
+      return later(entry, null);  // the connection failed: try again later
+    });
+  }
+
+  function due(entries, now, force) {
+    return entries.filter(function (e) {
+      return !e.rejected && (force || !e.next_try || e.next_try <= now);
+    }).sort(function (a, b) {
+      return String(a.saved_at || "").localeCompare(String(b.saved_at || ""));
+    });
+  }
+
+  function schedule(entries) {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    var next = entries.filter(function (e) { return !e.rejected && e.next_try; })
+      .reduce(function (soonest, e) { return Math.min(soonest, e.next_try); }, Infinity);
+    if (next === Infinity) return entries;
+    timer = setTimeout(sync, Math.max(1000, Math.min(MAX_DELAY, next - Date.now())));
+    return entries;
+  }
+
+  // options.now: try the waiting entries now, also those whose delay has not run out (the
+  // network just came back).
+  function sync(options) {
+    var force = !!(options && options.now === true);
+    if (syncing) return force ? syncing.then(function () { return sync(options); }) : syncing;
     syncing = outbox.all().then(function (entries) {
-      var waiting = entries.filter(function (e) { return !e.rejected; });
-      return waiting.reduce(function (chain, entry) {
-        return chain.then(function () { return sendOne(entry); });
+      if (navigator.onLine === false) return;
+      return due(entries, Date.now(), force).reduce(function (chain, entry) {
+        return chain.then(function (state) {
+          return state === "signed-out" ? state : sendOne(entry);
+        });
       }, Promise.resolve());
-    }).catch(function () { /* offline, signed out or server down: the entries wait */ })
-      .then(function () { syncing = null; return render(); });
+    }).catch(function () { /* IndexedDB unavailable: the entries wait */ })
+      .then(function () { syncing = null; return render(); })
+      .then(schedule);
     return syncing;
   }
   outbox.sync = sync;
+
+  function fixLink(entry) {
+    // A refused entry whose customer is hers can be logged again with the form; the form
+    // starts empty, the reason stays shown until she discards the refused one.
+    var payload = entry.payload || {};
+    if (entry.status !== 422 || !/^\d{1,9}$/.test(String(payload.customer_id || ""))) return null;
+    var link = document.createElement("a");
+    var query = "customer_id=" + payload.customer_id;
+    if (/^\d{1,9}$/.test(String(payload.task_id || ""))) query += "&task_id=" + payload.task_id;
+    link.href = "/calls/log?" + query + "&next=" + encodeURIComponent(location.pathname);
+    return link;
+  }
 
   function render() {
     return outbox.all().then(function (entries) {
@@ -113,7 +197,10 @@
       rejected.forEach(function (entry) {
         var item = document.createElement("li");
         var text = document.createElement("span");
-        text.textContent = (entry.label || "") + " — " + (entry.problem || "");
+        var name = fixLink(entry) || document.createElement("span");
+        name.textContent = entry.label || "";
+        text.appendChild(name);
+        text.appendChild(document.createTextNode(" — " + (entry.problem || "")));
         var drop = document.createElement("button");
         drop.type = "button"; drop.className = "btn btn-small"; drop.textContent = t("discard");
         drop.addEventListener("click", function () {
@@ -121,10 +208,13 @@
         });
         item.appendChild(text); item.appendChild(drop); list.appendChild(item);
       });
-      // Items logged on this phone but not yet sent show as done, also on a cached page.
+      // Items logged on this phone but not yet sent show as done, also on a cached page; an
+      // item whose entry was refused is open again.
       entries.forEach(function (entry) {
         var item = entry.payload && entry.payload.task_id && document.getElementById("t" + entry.payload.task_id);
-        if (item && !entry.rejected) item.classList.add("is-done", "is-saved");
+        if (!item) return;
+        if (entry.rejected) item.classList.remove("is-done", "is-saved");
+        else item.classList.add("is-done", "is-saved");
       });
       var warning = document.querySelector("[data-outbox-warning]");
       if (warning) warning.hidden = !entries.length;
@@ -170,7 +260,7 @@
     });
   });
 
-  window.addEventListener("online", sync);
+  window.addEventListener("online", function () { sync({ now: true }); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") sync();
   });
