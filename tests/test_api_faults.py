@@ -220,3 +220,13 @@ def test_the_page_form_refuses_a_nul_in_the_note_with_422(app, login, world):
         "client_id": "a\x00b"})
     assert nul_id.status_code == 422
     assert _count(app) == 0
+
+
+@pytest.mark.parametrize("ident", [str(2 ** 31), str(HUGE), "9" * 30])
+def test_pages_answer_404_for_ids_no_row_can_have(app, login, world, ident):
+    client = login("beautician1")
+    assert client.get(f"/customers/{ident}").status_code == 404
+    assert client.get(f"/calls/log?customer_id={ident}").status_code == 404
+    assert client.post("/calls/log", data={"customer_id": ident, "channel": "phone",
+                                           "outcome": "reached"}).status_code == 404
+    assert _count(app) == 0
