@@ -9,6 +9,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.config.from_object(config or Config())
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -45,6 +46,19 @@ def register_extensions(app):
     login_manager.unauthorized_handler(unauthorized)
     login_manager.localize_callback = localized_login_message
     login_manager.login_message = "Please sign in to continue."
+
+
+def register_url_converters(app):
+    """`<int:…>` in every URL stops at the largest id a database column holds: a bigger number
+    is no row at all (404), not an overflow in the driver (500)."""
+    from werkzeug.routing import IntegerConverter
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**63 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app):

@@ -6,8 +6,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import MetaData, event, inspect
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop them by name.
 NAMING = {
@@ -42,3 +42,29 @@ def _apply_scalar_defaults(target, args, kwargs):
         default = column.default
         if default is not None and default.is_scalar:
             kwargs.setdefault(column.key, default.arg)
+
+
+def _clean_text(value):
+    """What PostgreSQL can store and SQLite should: no NUL, no lone surrogate (U+FFFD)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+@event.listens_for(Session, "before_flush")
+def _clean_strings(session, _context, _instances):
+    """Every text a user typed passes here on its way to a row: NUL bytes (PostgreSQL refuses
+    them; SQLite would keep an invisible name) and lone surrogates are taken out, whichever
+    form or API it came from."""
+    for obj in list(session.new) + list(session.dirty):
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            value = state.dict.get(attr.key)
+            if isinstance(value, str) and not value.isprintable():
+                cleaned = _clean_text(value)
+                if cleaned != value:
+                    setattr(obj, attr.key, cleaned)

@@ -3,7 +3,24 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange as _NumberRange
+from wtforms.validators import Optional, ValidationError
+
+
+class NumberRange(_NumberRange):
+    """WTForms' range check without its float(): 10**400 or Decimal('sNaN') from a form are
+    refused with the field's message instead of raising OverflowError/ValueError (a 500)."""
+
+    def __call__(self, form, field):
+        data = field.data
+        if isinstance(data, Decimal) and not data.is_finite():
+            raise ValidationError(self.message or field.gettext("Not a valid number."))
+        if isinstance(data, (int, Decimal)) and not isinstance(data, bool):
+            low, high = self._resolve(self.min), self._resolve(self.max)
+            if (low is None or data >= low) and (high is None or data <= high):
+                return
+            raise ValidationError(self.message or field.gettext("Number out of range."))
+        return super().__call__(form, field)
 
 
 def money_field(label, required=False, maximum=100_000):

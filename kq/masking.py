@@ -13,8 +13,23 @@ def national(phone):
     except phonenumbers.NumberParseException:
         return phone
     if parsed.country_code == 86:
-        return str(parsed.national_number)
+        digits = str(parsed.national_number)
+        # A landline keeps its trunk 0 (010 6552 9988 is dialled 01065529988).
+        return digits if is_mainland_mobile(digits) else "0" + digits
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def is_mainland_mobile(digits):
+    return len(digits) == 11 and digits.startswith("1")
+
+
+def can_text(phone):
+    """A text message goes to a mobile: mainland 1xx xxxx xxxx, or a foreign number."""
+    if not phone:
+        return False
+    if phone.startswith("+86"):
+        return is_mainland_mobile(phone[3:])
+    return True
 
 
 def masked_phone(phone):

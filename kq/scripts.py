@@ -7,7 +7,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 
 from kq.extensions import db
-from kq.masking import national
+from kq.masking import can_text, national
 from kq.models import Customer, MessageTemplate, User
 from kq.models.engagement import Gift
 
@@ -105,8 +105,8 @@ def tel_href(phone):
 
 def sms_href(phone, text):
     """`sms:NUMBER?&body=…` opens the SMS app prefilled on both iOS and Android."""
-    if not phone:
-        return None
+    if not can_text(phone):
+        return None  # a landline can be called, not texted
     return sms_link(phone, quote(text, safe=""))
 
 

@@ -427,3 +427,15 @@ def test_demo_and_bench_cards_are_the_sums_of_their_moves(app):
         assert all(r[1] == r[3] and r[2] == r[4] and r[5] == r[6] > 0 for r in rows), rows
         assert db.session.scalar(select(func.count(CardMove.id)).where(
             CardMove.kind == "use", CardMove.visit_id.is_not(None))) > 0
+
+
+@pytest.mark.parametrize("field,value", [("sessions", "1" + "0" * 400), ("sessions", "1e400"),
+                                         ("balance", "sNaN"), ("price", "NaN"),
+                                         ("balance", "Infinity"), ("balance", "1e400"),
+                                         ("balance", "1" + "0" * 400)])
+def test_card_forms_refuse_numbers_python_cannot_compare(app, login, world, field, value):
+    client = login("manager")
+    data = {"name": "年卡", "sessions": "5", "balance": "", "price": "100"}
+    data[field] = value
+    response = client.post(f"/customers/{world.customers['mine']}/cards/new", data=data)
+    assert response.status_code == 422

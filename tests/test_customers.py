@@ -316,3 +316,23 @@ def test_manager_assigns_from_the_form(app, login, world):
 def test_duplicate_page_still_says_new_customer(login, world):
     page = _new(login("manager"), phone="13812345678").get_data(as_text=True)
     assert "<title>New customer" in page
+
+
+def test_a_landline_keeps_its_zero_is_called_not_texted_and_is_found_as_written(app, login,
+                                                                                world):
+    from kq.extensions import db
+    from kq.models import Customer
+    from kq.services.customers import refresh_search_keys
+
+    with app.app_context():
+        mine = db.session.get(Customer, world.customers["mine"])
+        mine.phone = "+861065529988"
+        refresh_search_keys(mine)
+        db.session.commit()
+    client = login("beautician1")
+    page = client.get(f"/customers/{world.customers['mine']}").get_data(as_text=True)
+    assert 'href="tel:01065529988"' in page and "sms:" not in page
+    found = client.get("/customers/?q=010-65529988").get_data(as_text=True)
+    assert f"/customers/{world.customers['mine']}" in found
+    masked = login("beautician2").get(f"/customers/{world.customers['mine']}")
+    assert "010****9988" in masked.get_data(as_text=True)

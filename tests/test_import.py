@@ -102,7 +102,8 @@ def test_preview_of_a_messy_workbook_finds_everything_and_writes_nothing(app, st
         assert _counts() == before
     # The world's store already has 梁小娟 (13812345678) and 王芳 (13900001111).
     assert result["new"] == 3  # rows 6, 10, 11
-    assert result["merged"] == 3  # rows 4 and 5 (cards exist), row 9 (same phone as row 4)
+    assert result["merged"] == 2  # rows 4 and 5: their cards exist
+    assert result["duplicates"] == 1  # row 9: the same phone as row 4
     assert result["unchanged"] == 0
     assert result["skipped"] == 1  # the 合计 row
     errors = _problems(result, "errors")
@@ -133,7 +134,7 @@ def test_import_stores_customers_history_cards_and_a_rerun_changes_nothing(app,
     world = store_with_staff
     data = messy_workbook()
     result = _run(app, world, data, confirm=True)
-    assert (result["new"], result["merged"]) == (3, 3)
+    assert (result["new"], result["merged"]) == (3, 2)
     with app.app_context():
         store = db.session.get(Store, world.store1)
         liang = db.session.scalar(select(Customer).where(Customer.phone == "+8613812345678",
@@ -141,12 +142,14 @@ def test_import_stores_customers_history_cards_and_a_rerun_changes_nothing(app,
         assert liang.id == world.customers["mine"]
         assert (liang.birth_month, liang.birth_day, liang.birth_year) == (7, 12, 1985)
         assert liang.tier == "A"
-        # Opening record (12 visits, ¥12,800 up to 2026-10-02) plus two imported visits.
+        # Her sheet says 12 visits and ¥12,800 up to 2026-10-02; two of them are listed in
+        # the visits sheet, so the opening record holds the other ten and the rest of the sum.
         visits = db.session.scalars(select(Visit).where(Visit.customer_id == liang.id)
                                     .order_by(Visit.visited_at)).all()
         assert [v.imported for v in visits] == [True, True, True]
-        assert liang.visit_count == 14
-        assert liang.total_spent_fen == 1280000 + 38000 + 68000
+        assert liang.visit_count == 12
+        assert liang.total_spent_fen == 1280000
+        assert [v.visits_counted for v in visits] == [1, 1, 10]
         assert store.local_date(liang.last_visit_at) == date(2026, 10, 2)
         assert liang.is_key and liang.key_reason == "card"
         card = db.session.scalar(select(PrepaidCard).where(PrepaidCard.customer_id == liang.id))
@@ -170,7 +173,7 @@ def test_import_stores_customers_history_cards_and_a_rerun_changes_nothing(app,
         before = _counts()
     again = _run(app, world, data, confirm=True)
     assert (again["new"], again["merged"]) == (0, 0)
-    assert again["unchanged"] == 6
+    assert again["unchanged"] == 5
     assert again["visits"] == {"new": 0, "unchanged": 2}
     with app.app_context():
         after = _counts()
@@ -237,7 +240,7 @@ def test_cli_dry_run_prints_the_contract_json_and_writes_nothing(app, store_with
     assert out.exit_code == 0, out.output
     body = json.loads(out.output)
     assert {k: body[k] for k in ("new", "merged", "unchanged", "skipped")} == {
-        "new": 3, "merged": 3, "unchanged": 0, "skipped": 1}
+        "new": 3, "merged": 2, "unchanged": 0, "skipped": 1}
     assert {"row": 7, "column": "手机号码"}.items() <= next(
         e for e in body["errors"] if e["row"] == 7).items()
     assert all(set(e) >= {"row", "column", "message"} for e in body["errors"] + body["warnings"])
@@ -250,7 +253,7 @@ def test_cli_dry_run_prints_the_contract_json_and_writes_nothing(app, store_with
     out = runner.invoke(args=["kq", "import", str(path), "--store", str(store_with_staff.store1),
                               "--json"])
     again = json.loads(out.output)
-    assert (again["new"], again["merged"], again["unchanged"]) == (0, 0, 6)
+    assert (again["new"], again["merged"], again["unchanged"]) == (0, 0, 5)
 
 
 def test_cli_refuses_a_bad_file_plainly(app, store_with_staff, tmp_path):
@@ -423,13 +426,13 @@ def test_notes_are_added_to_never_replaced(app, store_with_staff):
     data = ("姓名,手机,备注\n梁小娟,13812345678,喜欢安静\n梁小娟,13812345678,周末来\n"
             "王芳,13900001111,\n").encode()
     result = _run(app, world, data, confirm=True, name="n.csv")
-    assert (result["merged"], result["unchanged"]) == (2, 1)
+    assert (result["merged"], result["unchanged"], result["duplicates"]) == (1, 1, 1)
     with app.app_context():
         assert db.session.get(Customer, world.customers["mine"]).notes == \
             "对玫瑰精油过敏\n喜欢安静\n周末来"
         assert db.session.get(Customer, world.customers["colleague"]).notes is None
     again = _run(app, world, data, confirm=True, name="n.csv")
-    assert (again["merged"], again["unchanged"]) == (0, 3)
+    assert (again["merged"], again["unchanged"]) == (0, 2)
 
 
 def test_the_import_runs_as_rq_jobs_on_real_redis(make_app, login, store_with_staff, redis_url):

@@ -126,3 +126,29 @@ def test_store_settings_have_spec_defaults(app, world):
             30, 7, 90, 3000, 3000, 500, 70, 40, 50000, "Asia/Shanghai")
         assert store.local_now().tzinfo is not None
         assert datetime.now(timezone.utc) - store.local_now() < timedelta(seconds=5)
+
+
+def test_nul_bytes_and_lone_surrogates_never_reach_a_row(app, world):
+    """Whatever form or API a text came from: PostgreSQL refuses NUL (a 500), SQLite would keep
+    an invisible name."""
+    from kq.extensions import db
+    from kq.models import Store, User
+
+    with app.app_context():
+        store = db.session.get(Store, world.store1)
+        store.name = "丽颜\x00美容"
+        user = db.session.get(User, world.users["beautician1"])
+        user.display_name = "小\ud800林"
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Store, world.store1).name == "丽颜美容"
+        assert db.session.get(User, world.users["beautician1"]).display_name == "小?林"
+
+
+def test_ids_beyond_any_column_are_404_not_500(app, login, world):
+    client = login("manager")
+    huge = 2**63
+    for path in (f"/customers/{huge}", f"/manager/import/{huge}", f"/manager/staff/{huge}",
+                 f"/customers/{world.customers['mine']}/cards/{huge}", f"/reports/{huge}"):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/manager/import/{huge}/confirm", data={}).status_code == 404

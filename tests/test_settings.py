@@ -3,11 +3,12 @@ identity fields that apply at once, audit, the signature in messages, and who ma
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from freezegun import freeze_time
+from sqlalchemy import delete, func, select
 
 from kq import scripts
 from kq.extensions import db
-from kq.models import AuditEvent, Store, User
+from kq.models import AuditEvent, ChecklistRun, Store, Task, User
 from kq.services import settings as service
 from kq.services.assignments import assign
 from kq.services.checklist import generate_day
@@ -160,7 +161,14 @@ def test_thresholds_wait_for_tomorrows_run_and_change_its_red_flags(app, login, 
         generate_day(store, today)  # today again: the old numbers still count
         db.session.refresh(store)
         assert store.dormant_after_days == 30 and store.pending_settings is not None
-        generate_day(store, tomorrow)
+        generate_day(store, tomorrow)  # made early, today: today's figures keep today's numbers
+        db.session.refresh(store)
+        assert store.dormant_after_days == 30 and store.pending_settings is not None
+        db.session.execute(delete(Task).where(Task.due_on == tomorrow))
+        db.session.execute(delete(ChecklistRun).where(ChecklistRun.day == tomorrow))
+        db.session.commit()
+        with freeze_time(at(tomorrow, 5)):
+            generate_day(store, tomorrow)  # the run of tomorrow morning
         db.session.refresh(store)
         assert store.dormant_after_days == 45 and store.pending_settings is None
         assert "red_flag" not in kinds_for(near, tomorrow)  # 35 days < 45

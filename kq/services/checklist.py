@@ -259,7 +259,9 @@ def lock_store_day(store, day):
 def generate_day(store, day, *, commit=True):
     """Create every staff member's items for `day`; returns how many new items were created."""
     lock_store_day(store, day)
-    apply_pending_settings(store, day)  # threshold changes take effect at the day's run
+    # Threshold changes take effect at the day's run; a future day generated early (the CLI)
+    # must not bring tomorrow's settings into today's figures.
+    apply_pending_settings(store, min(day, store.today()))
     staff = db.session.execute(select(User.id, User.role).where(
         User.active.is_(True), or_(User.store_id == store.id, User.role == OWNER))).all()
     staff_ids = {s for s, _ in staff}

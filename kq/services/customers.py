@@ -67,6 +67,8 @@ def search_keys(customer):
         digits = re.sub(r"\D", "", customer.phone)
         national = digits[2:] if digits.startswith("86") else digits
         keys.add(national)
+        if digits.startswith("86") and not (len(national) == 11 and national[0] == "1"):
+            keys.add("0" + national)  # a landline as it is written: 010 6552 9988
         keys |= {national[-n:] for n in range(4, min(len(national), 10) + 1)}
     if customer.wechat_id:
         keys.add(customer.wechat_id.lower())

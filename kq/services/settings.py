@@ -66,7 +66,8 @@ SETTINGS = (
             _l("A dormant customer contacted recently returns as a red flag after this many "
                "days."), DAYS, 7, 1, 90),
     Setting("daily_contact_target", "dormant", _l("Daily contact target (per beautician)"),
-            _l("Red flags on each list a day; the morning meeting's target."), COUNT, 15, 1, 200),
+            _l("Contacts each beautician aims for in a day: the morning meeting's target."),
+            COUNT, 15, 1, 200),
     Setting("monthly_reactivation_target", "dormant",
             _l("Monthly reactivation target (per beautician)"),
             _l("Dormant customers brought back a month; shown at the meetings."), COUNT, 3, 0,

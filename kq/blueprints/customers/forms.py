@@ -7,10 +7,10 @@ from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
                      RadioField, SelectField, StringField, TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from kq import labels
-from kq.formtools import money_field
+from kq.formtools import NumberRange, money_field
 
 
 def _choices(mapping, blank=True):

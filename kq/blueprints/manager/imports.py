@@ -48,8 +48,9 @@ def import_index():
             recent = _recent()
             return render_template("manager/import.html", recent=recent,
                                    error=_refusal(refused.code)), 422
+        import_id = job.id
         uploads.enqueue(job, "preview_import")
-        return redirect(url_for("manager.import_show", import_id=job.id))
+        return redirect(url_for("manager.import_show", import_id=import_id))
     return render_template("manager/import.html", recent=_recent(), error=None)
 
 
@@ -103,6 +104,7 @@ def _progress(job):
 @manager_required
 def import_mapping(import_id):
     job = get_or_404(ImportJob, import_id)
+    import_id = job.id
     chosen = {}
     for table in (job.preview or {}).get("tables", []):
         index = str(table["index"])
@@ -112,7 +114,7 @@ def import_mapping(import_id):
         mapping = {}
         for field in _fields(kind):
             value = request.form.get(f"t{index}_{field}", "")
-            if value.isdigit() and int(value) < len(table["headers"]):
+            if value.isascii() and value.isdigit() and int(value) < len(table["headers"]):
                 mapping[field] = int(value)
         chosen[index] = {"kind": kind, "mapping": mapping}
     try:
@@ -121,7 +123,7 @@ def import_mapping(import_id):
         flash(_refusal(refused.code), "error")
         return redirect(url_for("manager.import_show", import_id=job.id))
     uploads.enqueue(job, "preview_import")
-    return redirect(url_for("manager.import_show", import_id=job.id))
+    return redirect(url_for("manager.import_show", import_id=import_id))
 
 
 @bp.post("/import/<int:import_id>/confirm")
@@ -134,7 +136,7 @@ def import_confirm(import_id):
         flash(_refusal(refused.code), "error")
         return redirect(url_for("manager.import_show", import_id=job.id))
     uploads.enqueue(job, "run_import")
-    return redirect(url_for("manager.import_show", import_id=job.id))
+    return redirect(url_for("manager.import_show", import_id=import_id))
 
 
 @bp.post("/import/<int:import_id>/retry")
@@ -147,7 +149,7 @@ def import_retry(import_id):
     job.started_at = utcnow()
     db.session.commit()
     uploads.enqueue(job, "preview_import")
-    return redirect(url_for("manager.import_show", import_id=job.id))
+    return redirect(url_for("manager.import_show", import_id=import_id))
 
 
 @bp.route("/import/<int:import_id>/problems.csv")

@@ -13,6 +13,7 @@ from kq.blueprints.tasks import bp
 from kq.blueprints.tasks.items import DAILY_KINDS, ORDER, reason
 from kq.extensions import db
 from kq.i18n import memo_gettext
+from kq.masking import can_text
 from kq.models import Customer, MessageTemplate, PrepaidCard, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
@@ -138,7 +139,7 @@ def _render_day(store, day):
             (sessions or 0, balance or 0) if (sessions or 0) > 0 or (balance or 0) > 0 else None,
             tel_href(phone),
             sms_link(phone, sms_body(kind, name, detail.get("gift", ""), own=own_sms))
-            if phone else None,
+            if can_text(phone) else None,
             handout, promise, detail.get("complaint_id"),
             is_today and not done and bool(handout or promise)))
     return render_template("tasks/today.html", rows=rows, store=store, day=day, today=today,

@@ -52,6 +52,7 @@ def summary(store, plan):
     return {
         "new": counts["new"], "merged": counts["merged"], "unchanged": counts["unchanged"],
         "skipped": counts["skipped"], "error_rows": counts["error_rows"],
+        "duplicates": counts["duplicates"],
         "visits": {"new": counts["visits_new"], "unchanged": counts["visits_unchanged"]},
         "errors": plan.errors, "warnings": plan.warnings,
         "tables": [{"index": t.index, "sheet": t.sheet, "kind": t.kind,
@@ -96,6 +97,7 @@ def as_json(result, locale=None):
 
     return {"new": result["new"], "merged": result["merged"],
             "unchanged": result["unchanged"], "skipped": result["skipped"],
+            "duplicates": result.get("duplicates", 0),
             "visits": result["visits"], "errors": items(result["errors"]),
             "warnings": items(result["warnings"]),
             **({"written": result["written"]} if "written" in result else {})}

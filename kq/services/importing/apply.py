@@ -9,7 +9,7 @@ from kq.extensions import db
 from kq.models import (Assignment, Customer, CustomerSearchKey, CustomerTag, PointsEntry, Visit,
                        utcnow)
 from kq.services.customers import guess_surname, search_keys
-from kq.services.importing.plan import OPENING_SERVICES, _card_name
+from kq.services.importing.plan import OPENING_SERVICES, _card_name, opening
 from kq.services.visits import keep_books, record_imported_visits
 
 CHUNK = 900
@@ -127,15 +127,15 @@ def _openings(store, plan, ids, by, now):
     old system, imported=True so it never earns a reward, counting as visit_count visits."""
     rows = []
     for phone, record in plan.records.items():
-        if record.last_visit is None:
+        wanted = opening(store, record, plan.listed.get(phone, ()))
+        if wanted is None:
             continue
         if phone in plan.existing and "opening" not in plan.actions.get(phone, ()):
             continue
         rows.append({"store_id": store.id, "customer_id": ids[phone], "staff_id": None,
-                     "visited_at": record.last_visit, "services": OPENING_SERVICES,
-                     "amount_fen": record.total_spent_fen or 0,
-                     "recorded_by_id": by.id if by else None,
-                     "visits_counted": max(record.visit_count or 1, 1), "created_at": now})
+                     "visited_at": wanted[0], "services": OPENING_SERVICES,
+                     "amount_fen": wanted[1], "recorded_by_id": by.id if by else None,
+                     "visits_counted": wanted[2], "created_at": now})
     # A newer sheet updates the opening record in place (a care note may point at it).
     have = {}
     for chunk in _chunks([r["customer_id"] for r in rows]):
@@ -174,7 +174,7 @@ def _cards(store, plan, ids, by):
         sell_card(customer, name=_card_name(record.card), sessions=record.card["sessions"],
                   balance_fen=record.card["balance_fen"], price_fen=0,
                   expires_on=date.fromisoformat(expires) if expires else None, by=by,
-                  kind="import", commit=False, note="import")
+                  kind="import", commit=False)
         made += 1
     return made
 

@@ -27,6 +27,7 @@ CUSTOMER_FIELDS = {
     "total_spent": (_l("Total spent"), ("累计消费金额", "累计消费", "消费总额", "总消费", "消费金额",
                                         "total spent", "total spend", "spend", "lifetime spend")),
     "last_visit": (_l("Last visit"), ("最后到店日期", "最近到店日期", "最后到店时间", "最近到店时间",
+                                      "上次到店日期", "上次到店", "上次来店", "最近来店", "最后来店",
                                       "最后到店", "最近到店", "最后消费日期", "最近消费日期",
                                       "最近消费", "last visit", "last visit date", "last visited")),
     "visit_count": (_l("Number of visits"), ("到店次数", "消费次数", "来店次数", "visits",
@@ -46,6 +47,7 @@ CUSTOMER_FIELDS = {
     "skin_type": (_l("Skin type"), ("皮肤类型", "肤质", "skin type")),
     "age": (_l("Age"), ("年龄", "age")),
     "source": (_l("Source"), ("客户来源", "来源", "source")),
+    "tags": (_l("Tags"), ("客户标签", "标签", "tags", "labels")),
     "points": (_l("Points"), ("积分余额", "剩余积分", "可用积分", "积分", "points",
                               "points balance")),
 }
@@ -98,7 +100,12 @@ def match_header(text, kind):
     field = _match(cell, _CANDIDATES[kind])
     if field == "visit_date" and _match(cell, _CANDIDATES["customers"]) is not None:
         return None
+    if field in DATES and ("天数" in cell or "days" in cell):
+        return None  # 距上次到店天数: a count of days, not a date
     return field
+
+
+DATES = ("last_visit", "visit_date", "birthday", "card_expiry")
 
 
 def _is_visit_table(values):

@@ -48,11 +48,14 @@ MESSAGES = {
 }
 
 
+DEFAULTS = {"limit_mb": 20, "limit": 300_000}
+
+
 def describe(code, params=None):
     message = MESSAGES.get(code)
     if message is None:
         return code
     try:
-        return str(message) % (params or {})
+        return str(message) % {**DEFAULTS, **(params or {})}
     except (KeyError, TypeError, ValueError):
         return str(message)

@@ -1,6 +1,7 @@
 """From tables to a plan: each data row parsed, merged by phone within the file and against
 the store's cards, and sorted into new / merged / unchanged / skipped / error, with every
 problem named by its spreadsheet row and column. Planning only reads the database."""
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
@@ -15,7 +16,8 @@ from kq.services.importing.mapping import (CUSTOMER_FIELDS, VISIT_FIELDS, column
 
 SAMPLE_ROWS = 10
 MAX_PROBLEMS = 2000
-OPENING_TIME = time(12, 0)  # a day without a time: midday, the store's own clock
+OPENING_TIME = time(12, 0)
+EARLIEST_VISIT_YEAR = 1990  # a visit dated before it is a typing slip (or Excel's 1900)  # a day without a time: midday, the store's own clock
 
 # Card fields copied from the sheet when filled (a blank never overwrites).
 PROFILE = {"name": 40, "wechat_id": 40, "address": 200, "email": 120, "skin_type": 20,
@@ -61,7 +63,9 @@ class Plan:
     skipped: int = 0
     error_rows: set = field(default_factory=set)
     # Filled by compare():
-    row_status: dict = field(default_factory=dict)  # row key → new|merged|unchanged
+    customer_status: dict = field(default_factory=dict)  # phone → new|merged|unchanged
+    duplicates: int = 0  # rows merged into an earlier row of the same phone
+    listed: dict = field(default_factory=dict)  # phone → [(day, fen)] of the file's visits
     existing: dict = field(default_factory=dict)  # phone → customer row
     changes: dict = field(default_factory=dict)  # phone → {card field: value}
     actions: dict = field(default_factory=dict)  # phone → set of what the import will do
@@ -82,9 +86,10 @@ class Plan:
                        "code": code, "params": params})
 
     def counts(self):
-        statuses = list(self.row_status.values())
+        statuses = list(self.customer_status.values())
         return {"new": statuses.count("new"), "merged": statuses.count("merged"),
                 "unchanged": statuses.count("unchanged"), "skipped": self.skipped,
+                "duplicates": self.duplicates,
                 "error_rows": len(self.error_rows),
                 "visits_new": len(self.new_visits), "visits_unchanged": self.unchanged_visits}
 
@@ -185,6 +190,11 @@ class _Reader:
         if parsed is None or parsed[0] is None:
             return None
         day, moment = parsed
+        if day.year < EARLIEST_VISIT_YEAR:
+            self.plan.problem(level, self.table, self.row, self.table.mapping[name],
+                              "date_invalid_row" if level == "error" else "date_invalid",
+                              value=day.isoformat())
+            return None
         if past and day > self.today:
             self.plan.problem(level, self.table, self.row, self.table.mapping[name],
                               "date_future_row" if level == "error" else "date_future",
@@ -230,6 +240,10 @@ class _Reader:
             fields["birth_month"], fields["birth_day"] = born[0], born[1]
             if born[2] and born[2] > 1900 and born[2] <= self.today.year:
                 fields["birth_year"] = born[2]
+        for tag in re.split(r"[\s,，、;；/]+", v.text(_cell(values, self.table.mapping, "tags"),
+                                                    400) or ""):
+            if tag and tag[:30] not in record.tags:
+                record.tags.append(tag[:30])
         level = self.get(values, "level", v.tier)
         if level:
             letter, tag = level
@@ -354,6 +368,9 @@ def _by_customer(query, ids):
 def compare(plan, store):
     """Decide, against the store's cards, what importing each record would change."""
     plan.existing = _existing(store, set(plan.records) | {x["phone"] for x in plan.visits})
+    for x in plan.visits:
+        plan.listed.setdefault(x["phone"], []).append(
+            (store.local_date(x["visited_at"]), x["amount_fen"]))
     ids = {row.id for row in plan.existing.values()}
     openings = _by_customer(lambda chunk: select(
         Visit.customer_id, Visit.id, Visit.visited_at, Visit.amount_fen, Visit.visits_counted)
@@ -394,20 +411,16 @@ def compare(plan, store):
             have = {t[1] for t in tags.get(current.id, [])}
             if any(t not in have for t in record.tags):
                 actions.add("tags")
-            if _opening_differs(store, record, openings.get(current.id)):
+            if _opening_differs(store, record, openings.get(current.id),
+                                plan.listed.get(phone, ())):
                 actions.add("opening")
             if record.card and not any(c[1] == _card_name(record.card)
                                        for c in cards.get(current.id, [])):
                 actions.add("card")
             status = "merged" if actions else "unchanged"
         plan.actions[phone] = actions
-        first = True
-        for key in record.rows:
-            if key in plan.error_rows:
-                continue
-            plan.row_status[key] = status if first else (
-                "unchanged" if status == "unchanged" else "merged")
-            first = False
+        plan.customer_status[phone] = status
+        plan.duplicates += len(record.rows) - 1
     _compare_visits(plan, ids)
 
 
@@ -418,10 +431,31 @@ def _card_name(card):
     return card["name"] or "卡项"
 
 
-def _opening_differs(store, record, openings):
+def opening(store, record, listed):
+    """(when, fen, visits) of the opening record her summary columns call for, or None: what
+    the sheet's totals hold beyond the visits the file also lists one by one (up to her last
+    visit), so that nothing is counted twice."""
     if record.last_visit is None:
+        return None
+    last_day = store.local_date(record.last_visit)
+    covered = [(day, fen) for day, fen in listed if day <= last_day]
+    listed_last = max((day for day, _fen in covered), default=None)
+    visits = record.visit_count
+    if visits is None:
+        visits = len(covered) + (0 if listed_last == last_day else 1)
+    left = max(visits - len(covered), 0)
+    fen = max((record.total_spent_fen or 0) - sum(f for _d, f in covered), 0)
+    if listed_last != last_day:
+        left = max(left, 1)  # her last visit itself is not among the listed ones
+    if left == 0 and fen == 0:
+        return None
+    return record.last_visit, fen, left
+
+
+def _opening_differs(store, record, openings, listed):
+    wanted = opening(store, record, listed)
+    if wanted is None:
         return False
-    wanted = (record.last_visit, record.total_spent_fen or 0, max(record.visit_count or 1, 1))
     if not openings:
         return True
     _cid, _vid, at, amount, counted = openings[0]
@@ -484,7 +518,7 @@ def sample(plan, store, names):
             "last_visit": store.local_date(record.last_visit).isoformat()
             if record.last_visit else None,
             "total_spent_fen": record.total_spent_fen, "visit_count": record.visit_count,
-            "card": record.card, "status": plan.row_status.get(record.rows[0]),
+            "card": record.card, "status": plan.customer_status.get(record.phone),
         })
     return rows
 

@@ -62,22 +62,31 @@ def _clean(value):
     return value
 
 
+def _delimiter(sample):
+    """Comma, semicolon, tab or bar: whichever splits the first lines most evenly. Only the
+    delimiter is guessed; quoting is always Excel's double quote (a cell like '138… is text)."""
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    best, score = ",", 0
+    for candidate in (",", ";", "\t", "|"):
+        counts = [line.count(candidate) for line in lines]
+        if counts and min(counts) > 0:
+            value = min(counts) * 10 + (counts.count(counts[0]) == len(counts))
+            if value > score:
+                best, score = candidate, value
+    return best
+
+
 def read_csv(data):
     text = decode(data)
-    sample = text[:20000]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:20000]))
     table = Table(name="")
     try:
         for number, row in enumerate(reader, start=1):
-            if number > MAX_ROWS:
-                raise UnreadableFile("too_many_rows", limit=MAX_ROWS)
             values = [_clean(v) for v in row[:MAX_COLUMNS]]
             if any(v is not None for v in values):
                 table.rows.append((number, values))
+                if len(table.rows) > MAX_ROWS:
+                    raise UnreadableFile("too_many_rows", limit=MAX_ROWS)
     except csv.Error:
         raise UnreadableFile("not_a_table") from None
     return [table]
@@ -99,11 +108,11 @@ def read_xlsx(data):
             # min_row=1: numbering follows the sheet even when its data starts lower down.
             for number, row in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS,
                                                          values_only=True), start=1):
-                if number > MAX_ROWS:
-                    raise UnreadableFile("too_many_rows", limit=MAX_ROWS)
                 values = [_clean(v) for v in row]
                 if any(v is not None for v in values):
                     table.rows.append((number, values))
+                    if len(table.rows) > MAX_ROWS:
+                        raise UnreadableFile("too_many_rows", limit=MAX_ROWS)
             tables.append(table)
     except UnreadableFile:
         raise

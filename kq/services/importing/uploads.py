@@ -34,11 +34,15 @@ def _folder(store_id):
 
 def save_upload(store, user, storage, locale):
     """Keep the chosen file and open an import for it. Raises ServiceError."""
-    name = os.path.basename((storage.filename or "").replace("\\", "/"))[:200] if storage else ""
+    name = os.path.basename((storage.filename or "").replace("\\", "/")) if storage else ""
+    name = "".join(ch for ch in name if ch.isprintable())
     if not name:
         raise ServiceError("choose_file", code="choose_file")
     if not name.lower().endswith(ACCEPTED):
         raise ServiceError("file_type", code="file_type")
+    if len(name) > 200:  # keep the end: its extension says what it is
+        stem, dot, extension = name.rpartition(".")
+        name = stem[:200 - len(extension) - 2] + "…." + extension
     data = storage.read(importing.MAX_BYTES + 1)
     if len(data) > importing.MAX_BYTES:
         raise ServiceError("too_large", code="too_large")
@@ -71,10 +75,10 @@ def enqueue(job, func_name):
     from kq import jobs
     from kq.extensions import queue
 
-    job_id = uuid.uuid4().hex
+    job_id, import_id = uuid.uuid4().hex, job.id
     job.job_id = job_id
-    db.session.commit()
-    queue.enqueue(getattr(jobs, func_name), job.id, job_timeout=JOB_TIMEOUT, job_id=job_id)
+    db.session.commit()  # and touch no row after it: in-process the job writes on its own
+    queue.enqueue(getattr(jobs, func_name), import_id, job_timeout=JOB_TIMEOUT, job_id=job_id)
 
 
 def choose(job, chosen):

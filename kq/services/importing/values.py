@@ -2,6 +2,7 @@
 Each parser returns a value or raises Problem(code, **params); the code is translated where
 it is shown."""
 import functools
+import math
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
@@ -110,6 +111,8 @@ def when(value):
     if isinstance(value, date):
         return value, None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Problem("date_invalid", value=str(value))
         if 20000 <= value <= 80000:
             return _from_serial(value), None
         value = str(int(value)) if float(value).is_integer() else str(value)
@@ -121,6 +124,8 @@ def when(value):
         day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         raise Problem("date_invalid", value=raw[:40]) from None
+    if day.year < 1900:
+        raise Problem("date_invalid", value=raw[:40])
     rest = raw[match.end():].strip()
     moment = None
     hm = re.match(r"(\d{1,2}):(\d{2})", rest)
@@ -135,7 +140,9 @@ def birthday(value):
         return None
     try:
         day, _moment = when(value)
-        return day.month, day.day, day.year
+        # "7/12" typed into Excel becomes 12 July of the year it was typed: not a birth year.
+        recent = day.year >= date.today().year - 3
+        return day.month, day.day, None if recent else day.year
     except Problem:
         pass
     raw = unicodedata.normalize("NFKC", str(value)).strip()
@@ -157,12 +164,17 @@ def amount_fen(value):
     if isinstance(value, bool):
         raise Problem("amount_invalid", value=str(value))
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Problem("amount_invalid", value=str(value))
+        if abs(value) > MAX_AMOUNT_FEN:
+            raise Problem("amount_too_large", value=str(value)[:40])
         number = float(value)
     else:
         raw = unicodedata.normalize("NFKC", str(value)).strip()
         cleaned = re.sub(r"(?i)^(rmb|cny)|[¥￥$\s,]|元$|(?i:yuan)$", "", raw)
-        if not re.fullmatch(r"-?\d+(\.\d{1,2})?", cleaned):
-            raise Problem("amount_invalid", value=raw[:40])
+        if not re.fullmatch(r"-?\d{1,15}(\.\d{1,2})?", cleaned):
+            raise Problem("amount_invalid" if not re.fullmatch(r"-?\d+(\.\d+)?", cleaned)
+                          else "amount_too_large", value=raw[:40])
         number = float(cleaned)
     if number < 0:
         raise Problem("amount_negative", value=str(value)[:40])
@@ -175,7 +187,9 @@ def amount_fen(value):
 def count(value, limit=100000):
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer() or abs(value) > limit:
+            raise Problem("count_invalid", value=str(value)[:40])
         value = int(value)
     raw = unicodedata.normalize("NFKC", str(value)).strip()
     raw = re.sub(r"\s*(次|sessions?|visits?)$", "", raw, flags=re.I)
