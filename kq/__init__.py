@@ -49,13 +49,13 @@ def register_extensions(app):
 
 
 def register_url_converters(app):
-    """`<int:…>` in every URL stops at the largest id a database column holds: a bigger number
-    is no row at all (404), not an overflow in the driver (500)."""
+    """`<int:…>` in every URL stops at the largest id an id column holds (32-bit): a bigger
+    number is no row at all (404), not an overflow in the driver (500)."""
     from werkzeug.routing import IntegerConverter
 
     class IdConverter(IntegerConverter):
         def __init__(self, url_map, *args, **kwargs):
-            kwargs.setdefault("max", 2**63 - 1)
+            kwargs.setdefault("max", 2**31 - 1)
             super().__init__(url_map, *args, **kwargs)
 
     app.url_map.converters["int"] = IdConverter
