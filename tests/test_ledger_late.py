@@ -202,3 +202,30 @@ def test_nightly_late_entries_and_an_outage_give_the_same_ledger(app, world):
         assert results["late"] == results["nightly"], (seed, results)
         assert results["outage"] == results["nightly"], (seed, results)
         assert results["nightly"], seed  # each timeline earns or costs something
+
+
+def test_a_contact_sent_after_the_visit_it_led_to_still_earns_the_reward(app, login, world):
+    """Logged offline on day 35 of her absence, the phone sends it after she came back."""
+    from datetime import datetime, timezone
+
+    with app.app_context():
+        customer_id = None
+        store = load(Store, world.store1)
+        staff = load(User, world.users["beautician1"])
+        customer = CustomerFactory(store_id=world.store1)
+        now = datetime.now(timezone.utc)
+        assign(customer, staff, at=now - timedelta(days=120), commit=False)
+        db.session.commit()
+        record_visit(customer, visited_at=now - timedelta(days=45), services="补水",
+                     amount_fen=30000)
+        _visit(customer, store.local_date(now - timedelta(days=1)), hour=10)
+        assert _live("reward") == []
+        customer_id = customer.id
+    called = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
+    response = login("beautician1").post("/api/contacts", json={
+        "customer_id": customer_id, "client_id": str(uuid.uuid4()), "channel": "phone",
+        "outcome": "reached", "contacted_at": called})
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        [reward] = _live("reward")
+        assert reward.customer_id == customer_id and reward.staff_id == world.users["beautician1"]

@@ -196,5 +196,9 @@ def log_contact(user, store, data: ContactInput):
             "customer_id": customer.id, "kind": "follow_up", "due_on": data.next_follow_up_on,
             "status": OPEN, "detail": {"contact_id": contact_id}}],
             ("staff_id", "customer_id", "kind", "due_on"))
+    if customer.last_visit_at is not None and moment < customer.last_visit_at:
+        from kq.services.ledger import after_contact
+
+        after_contact(store, customer.id, moment)  # sent after the visit it led to
     db.session.commit()
     return db.session.get(Contact, contact_id), True

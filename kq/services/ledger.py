@@ -215,6 +215,17 @@ def after_visit(visit, store):
     return _insert(rewards, penalties)
 
 
+def after_contact(store, customer_id, contacted_at):
+    """A contact that reached the server after her next visit (logged offline, sent later):
+    the spell that visit ended is evaluated again, as the nightly run would have with it."""
+    visited_at = db.session.scalar(select(func.min(Visit.visited_at)).where(
+        Visit.customer_id == customer_id, Visit.imported.is_(False),
+        Visit.visited_at > contacted_at))
+    if visited_at is None:
+        return {"rewards": 0, "penalties": 0}
+    return _insert(reward_rows(store, store.local_date(visited_at), customer_id=customer_id), [])
+
+
 def _penalty_due(store, assignment_id):
     """(assignment, staff, customer, due) of the first 90-day gap of one assignment (from
     its start and her visits), or None while she keeps coming or it ended first."""
