@@ -141,8 +141,13 @@ def reports_cleanup(days):
 def schedule():
     """Book the daily 05:00 checklist run in Redis (then run `rq worker --with-scheduler kq`)."""
     from kq.jobs import schedule_daily
+    from kq.queue import redis_errors
 
-    when = schedule_daily()
+    try:
+        when = schedule_daily()
+    except redis_errors() as error:
+        raise click.ClickException(f"Redis did not answer ({error}); a worker books the run "
+                                   f"when it starts") from None
     if when is None:
         raise click.ClickException("REDIS_URL is not set; use cron with `kq tasks generate`")
     click.echo(f"next daily run at {when.isoformat()}")

@@ -54,6 +54,12 @@ class Config:
     LANGUAGES = ("zh_Hans", "zh_Hant", "en")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis is an accelerator, not a gate: when it does not answer, sign-in throttling goes on
+    # in this process's memory (Flask-Limiter logs a warning and checks Redis again later), and
+    # any other limiter error is logged and let through, never a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     LOGIN_LIMIT = os.environ.get("KQ_LOGIN_LIMIT", "10 per minute")
     # argon2id, RFC 9106 second recommended profile (64 MiB, t=3, p=4).
     ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}

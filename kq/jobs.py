@@ -1,14 +1,19 @@
-"""Background jobs. Each takes primitives, runs inside an app context (building the app once
-per worker process when it has none) and commits through the services it calls."""
+"""Background jobs. Each takes primitives and commits through the services it calls. Queued
+(kq.queue), a job runs in an application context of its own: in an RQ worker one built once
+per process, in-process a fresh one, so that it never shares the page's database session. A
+direct call (the CLI, a test) runs in the caller's context. A job states its writes
+(kq.db.write_intent) where they are not obvious."""
 import functools
+import time as clock
 from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app, has_app_context
 
 _worker_app = None
 
-DAILY_JOB_ID = "kq-daily-checklists"
+DAILY_JOB_ID = "kq-daily-checklists"  # + "-YYYYMMDD", the local day of the run
 DAILY_AT = time(5, 0)  # store-local: lists are ready before the morning meeting
+DAILY_CHECK_EVERY = 3600  # seconds: how often a web process makes sure the next run is booked
 
 
 def with_app(func):
@@ -67,17 +72,18 @@ def run_ledgers(store_id=None, day_iso=None):
 
 
 @with_app
-def build_report(report_id):
+def build_report(report_id, job_id=None):
     """Build one printed report (kq.services.printing). Outside a request (an RQ worker) a
-    request context is made so templates and translations work as they do on a page."""
+    request context is made so that templates, links and translations work as on a page; the
+    build declares its own reads and writes, whatever that request's method."""
     from flask import has_request_context
 
     from kq.services.printing import build
 
     if has_request_context():
-        return build(report_id)
+        return build(report_id, job_id)
     with current_app.test_request_context("/reports/job"):
-        return build(report_id)
+        return build(report_id, job_id)
 
 
 @with_app
@@ -126,23 +132,82 @@ def daily_checklists():
     return created
 
 
-def schedule_daily():
-    """Book the next daily run in RQ's scheduler (needs `rq worker --with-scheduler`).
-    The fixed job id means booking twice leaves one run."""
+def daily_job_id(when):
+    """One id per run, named by its local day: the run that is going on books the next one
+    under another id, and booking the same run twice leaves one."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return f"{DAILY_JOB_ID}-{when.astimezone(tz):%Y%m%d}"
+
+
+def schedule_daily(connection=None):
+    """Book the next daily run in RQ's scheduler (needs `rq worker --with-scheduler`), unless
+    it is booked already. Returns when it runs; None without Redis. Raises what Redis raises."""
+    from rq import Queue
+
+    from kq.extensions import queue
+
+    if connection is None:
+        if queue.mode != "redis":
+            return None
+        connection = queue.redis
+    rq_queue = Queue(queue.name, connection=connection)
+    when = next_run_at()
+    job_id = daily_job_id(when)
+    existing = rq_queue.fetch_job(job_id)
+    if existing is not None and existing.get_status(refresh=False) in (
+            "scheduled", "queued", "started", "deferred"):
+        return when
+    if existing is not None:
+        existing.delete()
+    legacy = rq_queue.fetch_job(DAILY_JOB_ID)  # booked under one fixed id before
+    if legacy is not None and legacy.get_status(refresh=False) == "scheduled":
+        legacy.cancel()
+        legacy.delete()
+    rq_queue.enqueue_at(when, daily_checklists, job_id=job_id, job_timeout=1800)
+    return when
+
+
+def daily_booked():
+    """Is the next daily run booked? None without Redis. Raises what Redis raises."""
+    from rq import Queue
+
     from kq.extensions import queue
 
     if queue.mode != "redis":
         return None
-    from rq import Queue
+    job = Queue(queue.name, connection=queue.redis).fetch_job(daily_job_id(next_run_at()))
+    return job is not None and job.get_status(refresh=False) in (
+        "scheduled", "queued", "started", "deferred")
 
-    rq_queue = Queue(queue.name, connection=queue.redis)
-    when = next_run_at()
-    existing = rq_queue.fetch_job(DAILY_JOB_ID)
-    if existing is not None:
-        existing.cancel()
-        existing.delete()
-    rq_queue.enqueue_at(when, daily_checklists, job_id=DAILY_JOB_ID, job_timeout=1800)
-    return when
+
+@with_app
+def book_daily_from_worker(connection):
+    """At a worker's start (kq.worker.Worker): a Redis restarted without persistence forgot
+    the booking."""
+    return schedule_daily(connection)
+
+
+def ensure_daily_booked():
+    """From a web request, at most once an hour per process (so the first request of a day
+    always looks): book the next daily run if Redis lost it. Never fails the request."""
+    from kq.extensions import queue
+    from kq.queue import redis_errors
+
+    if queue.mode != "redis":
+        return
+    state = current_app.extensions["kq_queue"]
+    now = clock.monotonic()
+    today = next_run_at().date()  # changes once a day, at the run
+    if state.get("daily_day") == today and now < state.get("daily_next", 0):
+        return
+    state["daily_day"], state["daily_next"] = today, now + DAILY_CHECK_EVERY
+    try:
+        schedule_daily()
+    except redis_errors():
+        state["daily_next"] = now + 60  # Redis is down: look again in a minute
+        current_app.logger.warning("Redis unavailable; the daily run could not be checked")
 
 
 @with_app

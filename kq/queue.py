@@ -1,7 +1,22 @@
-"""Background jobs: an RQ queue when REDIS_URL is set, otherwise the same function in-process."""
+"""Background jobs: an RQ queue when REDIS_URL is set, otherwise the same function in-process.
+
+Redis is an accelerator, never a single point of failure: when it does not answer, a job is run
+in-process instead, and whatever reads the queue (report pages, the health check) says the queue
+is down rather than failing."""
 import uuid
 
 from flask import current_app
+
+# A Redis that stops answering must not hold a page for long.
+CONNECT_TIMEOUT = 2  # seconds
+SOCKET_TIMEOUT = 5
+
+
+def redis_errors():
+    """What Redis (or the network to it) raises when it is down, slow or refusing."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
 
 
 class JobQueue:
@@ -16,7 +31,8 @@ class JobQueue:
             from redis import Redis
             from rq import Queue
 
-            state["redis"] = Redis.from_url(url)
+            state["redis"] = Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
+                                            socket_timeout=SOCKET_TIMEOUT)
             state["queue"] = Queue(self.name, connection=state["redis"])
         app.extensions["kq_queue"] = state
 
@@ -33,21 +49,25 @@ class JobQueue:
         return self._state["redis"]
 
     def enqueue(self, func, *args, job_timeout=600, job_id=None, **kwargs):
-        """Queue func(*args); inline mode runs it now. Returns the job id."""
+        """Queue func(*args) (a function, or its dotted name); inline mode, or a Redis that
+        does not answer, runs it now, in an application context of its own (its own database
+        session: the caller commits before it enqueues). Returns the job id."""
         job_id = job_id or uuid.uuid4().hex
         queue = self._state["queue"]
         if queue is not None:
-            from redis.exceptions import ConnectionError as RedisDown
-            from redis.exceptions import TimeoutError as RedisSlow
-
             try:
                 queue.enqueue(func, *args, job_timeout=job_timeout, job_id=job_id, **kwargs)
                 return job_id
-            except (RedisDown, RedisSlow, OSError):
-                # Redis is an accelerator, never a single point of failure: do it here.
+            except redis_errors():
                 current_app.logger.warning("Redis unavailable; running %s in-process",
-                                           getattr(func, "__name__", func))
-        func(*args, **kwargs)
+                                           getattr(func, "__name__", func), exc_info=True)
+        if isinstance(func, str):
+            from importlib import import_module
+
+            module, _, name = func.rpartition(".")
+            func = getattr(import_module(module), name)
+        with current_app._get_current_object().app_context():
+            func(*args, **kwargs)
         return job_id
 
     def ping(self):
@@ -57,3 +77,15 @@ class JobQueue:
             return bool(self.redis.ping())
         except Exception:  # noqa: BLE001 - health check reports, never raises
             return False
+
+    def workers(self):
+        """Workers registered on the queue whose record has not expired (RQ's worker registry);
+        None when there is no Redis or it does not answer."""
+        if self.redis is None:
+            return None
+        from rq import Worker
+
+        try:
+            return len(Worker.all(queue=self._state["queue"]))
+        except redis_errors():
+            return None

@@ -5,9 +5,9 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from kq.extensions import db
-from kq.jobs import DAILY_JOB_ID, generate_checklists, next_run_at, schedule_daily
+from kq.jobs import daily_job_id, generate_checklists, next_run_at, schedule_daily
 from kq.models import Customer, Store
-from tests.helpers import at, items, load
+from tests.helpers import SHANGHAI, at, items, load
 
 
 def _dormant(app, world):
@@ -54,7 +54,8 @@ def test_daily_run_is_booked_once_for_5am_local(make_app, redis_url):
         assert first == second
         assert first.astimezone(timezone(timedelta(hours=8))).hour == 5
         rq_queue = Queue(queue.name, connection=queue.redis)
-        assert rq_queue.scheduled_job_registry.get_job_ids() == [DAILY_JOB_ID]
+        assert rq_queue.scheduled_job_registry.get_job_ids() == [daily_job_id(first)]
+        assert daily_job_id(first) == f"kq-daily-checklists-{first.astimezone(SHANGHAI):%Y%m%d}"
         now = datetime(2026, 3, 31, 20, 59, tzinfo=timezone.utc)  # 04:59 in Shanghai
         assert next_run_at(now) == datetime(2026, 3, 31, 21, 0, tzinfo=timezone.utc)
         assert next_run_at(now + timedelta(minutes=1)) == datetime(2026, 4, 1, 21, 0,
@@ -107,3 +108,28 @@ def test_the_daily_run_applies_waiting_settings_before_it_classifies(app, world)
         assert store.key_share_pct == 100 and store.pending_settings is None
         assert db.session.scalar(select(func.count()).select_from(Customer).where(
             Customer.store_id == world.store1, Customer.is_key.is_(False))) == 0
+
+
+def test_the_daily_run_books_the_next_one_and_its_own_end_leaves_it_booked(make_app, world,
+                                                                             redis_url):
+    """The run books tomorrow's under tomorrow's id: finishing today's (RQ marks it finished
+    and lets its key expire) does not touch the booking."""
+    from rq.job import Job
+
+    from kq.jobs import daily_checklists
+
+    app = make_app(REDIS_URL=redis_url)
+    with app.app_context():
+        from kq.extensions import queue
+
+        queue.redis.flushdb()
+        tomorrow = next_run_at()
+        today = daily_job_id(tomorrow - timedelta(days=1))
+        rq_queue = Queue(queue.name, connection=queue.redis)
+        rq_queue.enqueue(daily_checklists, job_id=today, job_timeout=1800)  # 05:00 came
+        SimpleWorker([rq_queue], connection=queue.redis).work(burst=True)
+        assert Job.fetch(today, connection=queue.redis).get_status() == "finished"
+        booked = Job.fetch(daily_job_id(tomorrow), connection=queue.redis)
+        assert booked.get_status() == "scheduled"
+        assert queue.redis.ttl(booked.key) == -1  # kept until it runs
+        assert rq_queue.scheduled_job_registry.get_job_ids() == [daily_job_id(tomorrow)]

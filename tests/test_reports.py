@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from rq import Queue, SimpleWorker
 
 from kq.extensions import db
-from kq.models import Report, Store, User, utcnow
+from kq.models import AuditEvent, Report, Store, User, utcnow
 from kq.services import printing
 from kq.services.assignments import assign
 from kq.services.ledger import run_ledger
@@ -70,6 +70,11 @@ def test_every_kind_renders_in_process(app, login, world, kind, fields, expected
         assert needle in text, (needle, text[:800])
     if kind in ("morning", "evening", "ledger", "dormant"):
         assert names[world.users["beautician1"]] in text
+    with app.app_context():  # printed phones leave the app: recorded, as hers who asked
+        printed = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.action == "print_cards")).all()
+        assert [(e.user_id, e.detail["kind"]) for e in printed] == (
+            [(world.users["manager"], kind)] if kind in ("card", "handover") else [])
     assert "1 / " in text  # page numbers in the footer
     assert pages >= 1
 
@@ -139,6 +144,7 @@ def test_progress_moves_and_a_failing_job_is_reported(app, login, world, monkeyp
     def watching(html):
         report = db.session.scalar(db.select(Report).order_by(Report.id.desc()))
         seen.append(report.progress)
+        db.session.rollback()
         return real_write(html)
 
     monkeypatch.setattr(printing, "write_pdf", watching)
@@ -147,7 +153,7 @@ def test_progress_moves_and_a_failing_job_is_reported(app, login, world, monkeyp
     with app.app_context():
         assert seen == [40] and _latest().progress == 100
 
-    def broken(report, progress=None):
+    def broken(report, *args):
         raise RuntimeError("the printer caught fire")
 
     monkeypatch.setattr(printing, "render_html", broken)

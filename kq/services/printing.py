@@ -1,27 +1,28 @@
 """Printed reports (SPEC §9): what each kind needs, its HTML, and the PDF WeasyPrint makes of it.
 
-A report is asked for once (`request_report`), built by `kq.jobs.build_report` — in an RQ
-worker when REDIS_URL is set, in-process otherwise — and served only to managers and the
-owner of its store. Asking again for the same report while it is queued or running returns the
-one already under way (a unique key on the row, not a check in Python).
+Asking for one, the queue and a lost job's fate are in kq.services.printing_queue; this module
+builds. The build runs in a job (kq.jobs.build_report) that states what it does with the
+database: its reads in a read transaction (deferred on SQLite), each write — the start, the
+progress, the end or the failure — in a short write transaction of its own (BEGIN IMMEDIATE), so
+that it finishes while others are saving. Reports are served only to managers and the owner of
+their store.
 """
-import json
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from kq import labels
+from kq.db import read_intent, write_intent
 from kq.extensions import db
 from kq.models import (CareNote, Contact, Customer, GiftHandout, LedgerEntry, PrepaidCard,
                        Promise, Report, Store, Task, User, Visit, utcnow)
-from kq.models.report import DONE, FAILED, QUEUED, RUNNING
-from kq.services import ServiceError
+from kq.models.report import DONE, FAILED, RUNNING
 from kq.services import reports as figures
 
 KINDS = {
@@ -32,153 +33,12 @@ KINDS = {
     "card": _l("Customer card"),
     "handover": _l("Handover pack"),
 }
-TIMEOUTS = {"handover": 1800}  # seconds; the rest take DEFAULT_TIMEOUT
-DEFAULT_TIMEOUT = 600
 MAX_DORMANT_ROWS = 3000
 MAX_HANDOVER_CARDS = 400
 
 
-# Asking ------------------------------------------------------------------------------------
-
-def _day(value, today):
-    try:
-        day = date.fromisoformat(value) if value else today
-    except ValueError:
-        raise ServiceError({"date": _l("Enter a date as YYYY-MM-DD.")}, code="invalid") from None
-    if not today - timedelta(days=366) <= day <= today:
-        raise ServiceError({"date": _l("Choose a date within the last year.")}, code="invalid")
-    return day.isoformat()
-
-
-def clean_params(store, kind, raw):
-    """Validate what was asked for; returns the parameters the job will use."""
-    today = store.today()
-    if kind in ("morning", "evening"):
-        return {"date": _day(raw.get("date"), today)}
-    if kind == "ledger":
-        month = raw.get("month") or today.strftime("%Y-%m")
-        try:
-            first = date.fromisoformat(f"{month}-01")
-        except ValueError:
-            raise ServiceError({"month": _l("Choose a month.")}, code="invalid") from None
-        if first > today:
-            raise ServiceError({"month": _l("Choose a month.")}, code="invalid")
-        return {"month": first.strftime("%Y-%m")}
-    if kind == "dormant":
-        days = str(raw.get("days") or store.dormant_after_days)
-        if not days.isdigit() or not 1 <= int(days) <= 3650:
-            raise ServiceError({"days": _l("Enter a number of days from 1 to 3,650.")},
-                               code="invalid")
-        params = {"days": int(days), "date": today.isoformat()}
-        staff = str(raw.get("staff") or "")
-        if staff.isdigit():
-            if _staff(store, int(staff)) is None:
-                raise ServiceError({"staff": _l("Choose a member of staff.")}, code="invalid")
-            params["staff"] = int(staff)
-        return params
-    if kind == "card":
-        customer_id = str(raw.get("customer") or "")
-        if not customer_id.isdigit() or db.session.scalar(select(Customer.id).where(
-                Customer.id == int(customer_id), Customer.store_id == store.id,
-                Customer.deleted_at.is_(None))) is None:
-            raise ServiceError({"customer": _l("Choose a customer of this store.")},
-                               code="invalid")
-        return {"customer": int(customer_id)}
-    if kind == "handover":
-        staff = str(raw.get("staff") or "")
-        if not staff.isdigit() or _staff(store, int(staff)) is None:
-            raise ServiceError({"staff": _l("Choose a member of staff.")}, code="invalid")
-        return {"staff": int(staff), "date": today.isoformat()}
-    raise ServiceError({"kind": _l("Choose a report.")}, code="invalid")
-
-
-def _staff(store, staff_id):
+def staff_member(store, staff_id):
     return db.session.scalar(select(User).where(User.id == staff_id, User.store_id == store.id))
-
-
-def request_report(store, kind, raw, *, by, locale):
-    """Returns (report, created). The same kind and parameters asked for while one is queued
-    or running give back that one."""
-    params = clean_params(store, kind, raw)
-    key = f"{kind}:{json.dumps(params, sort_keys=True, separators=(',', ':'))}"[:120]
-    existing = db.session.scalar(select(Report).where(Report.store_id == store.id,
-                                                      Report.active_key == key))
-    if existing is not None:
-        return existing, False
-    report = Report(store_id=store.id, kind=kind, params=params, params_key=key,
-                    active_key=key, locale=str(locale), requested_by_id=by.id, status=QUEUED,
-                    progress=0)
-    db.session.add(report)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Report).where(Report.store_id == store.id,
-                                                          Report.active_key == key))
-        if existing is None:
-            raise
-        return existing, False
-    return report, True
-
-
-def enqueue(report):
-    """Hand the report to the queue (or build it now, in-process)."""
-    from kq.extensions import queue
-    from kq.jobs import build_report
-
-    job_id = f"kq-report-{report.id}-{utcnow().strftime('%H%M%S%f')}"
-    report.job_id = job_id
-    db.session.commit()
-    queue.enqueue(build_report, report.id, job_timeout=TIMEOUTS.get(report.kind,
-                                                                     DEFAULT_TIMEOUT),
-                  job_id=job_id)
-    return job_id
-
-
-def retry(report):
-    if report.status != FAILED:
-        raise ServiceError(_l("Only a failed report can be tried again."), code="not_failed")
-    clash = db.session.scalar(select(Report.id).where(Report.store_id == report.store_id,
-                                                      Report.active_key == report.params_key))
-    if clash is not None:
-        return db.session.get(Report, clash)
-    report.status, report.progress, report.error = QUEUED, 0, None
-    report.active_key, report.started_at, report.finished_at = report.params_key, None, None
-    db.session.commit()
-    enqueue(report)
-    return report
-
-
-def refresh(report):
-    """A job the worker lost (killed, timed out) is reported as failed, with a reason."""
-    from kq.extensions import queue
-
-    if report.status not in (QUEUED, RUNNING) or queue.mode != "redis" or not report.job_id:
-        return report
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    try:
-        job = Job.fetch(report.job_id, connection=queue.redis)
-        state = job.get_status()
-    except NoSuchJobError:
-        state = "missing"
-    if state in ("failed", "stopped", "canceled", "missing"):
-        report.status, report.active_key, report.finished_at = FAILED, None, utcnow()
-        report.error = report.error or "timeout_or_worker"
-        db.session.commit()
-    return report
-
-
-def error_text(report):
-    from flask_babel import gettext as _
-
-    if report.error == "timeout_or_worker":
-        return _("The job stopped before it finished (it took too long or the worker "
-                 "stopped). Try again.")
-    if report.error:
-        return _("The report could not be built: %(reason)s", reason=report.error)
-    return ""
 
 
 def path_of(report):
@@ -245,7 +105,9 @@ def _evening(store, params):
     from kq.services.ledger import run_ledger
 
     day = date.fromisoformat(params["date"])
-    run_ledger(store, day, catch_up=1)
+    db.session.rollback()  # the day's rewards and penalties are counted before they are read
+    with write_intent():
+        run_ledger(store, day, catch_up=1)  # commits
     staff = figures.staff_of(store)
     numbers = figures.activity(store, day, day)
     total = figures.store_total(numbers)
@@ -291,7 +153,7 @@ def _dormant(store, params):
         "days": days, "day": day, "staff": staff, "counts": counts, "total": total,
         "dormant": dormant, "rate": figures.rate, "rows": rows, "masked_phone": masked_phone,
         "chart": dormant_chart(store, days, staff, trend, size=PRINT), "labels": labels,
-        "only": _staff(store, staff_id) if staff_id else None,
+        "only": staff_member(store, staff_id) if staff_id else None,
         "limited": len(rows) >= MAX_DORMANT_ROWS}
 
 
@@ -317,16 +179,15 @@ def _card_data(customer):
     }
 
 
-def _cards(store, params, progress):
+def _cards(store, params, progress, audits):
     from kq.masking import national
-    from kq.services.audit import audit
 
     if "customer" in params:
         customers = db.session.scalars(select(Customer).where(
             Customer.id == params["customer"], Customer.store_id == store.id)).all()
         owner = None
     else:
-        owner = _staff(store, params["staff"])
+        owner = staff_member(store, params["staff"])
         customers = db.session.scalars(
             select(Customer).where(Customer.store_id == store.id,
                                    Customer.assigned_staff_id == params["staff"],
@@ -338,9 +199,10 @@ def _cards(store, params, progress):
         cards.append(_card_data(customer))
         if i % 20 == 0:
             progress(10 + int(30 * i / max(1, len(customers))))
-    # Printed phone numbers leave the app: the print is recorded like a reveal.
-    audit("print_cards", store_id=store.id, detail={"customers": len(customers),
-                                                    "kind": "handover" if owner else "card"})
+    # Printed phone numbers leave the app: the print is recorded like a reveal (written with
+    # the finished report).
+    audits.append(("print_cards", {"customers": len(customers),
+                                   "kind": "handover" if owner else "card"}))
     return "reports/cards.html", {"cards": cards, "owner": owner, "national": national,
                                   "labels": labels, "today": store.today()}
 
@@ -358,16 +220,26 @@ def css_string(text):
     return '"' + "".join(out) + '"'
 
 
-def render_html(report, progress=lambda p: None):
+def render_html(report, progress=lambda p: None, audits=None):
+    """The report's HTML. What it records (a print of phone numbers) goes into `audits` as
+    (action, detail) for the caller to write with the finished report; without a list it is
+    added to the session here."""
     store = db.session.get(Store, report.store_id)
     builders = {"morning": _morning, "evening": _evening, "ledger": _ledger,
                 "dormant": _dormant}
+    recorded = [] if audits is None else audits
     if report.kind in builders:
         template, context = builders[report.kind](store, report.params)
     else:
-        template, context = _cards(store, report.params, progress)
-    return render_template(template, store=store, title=title_of(report),
+        template, context = _cards(store, report.params, progress, recorded)
+    html = render_template(template, store=store, title=title_of(report),
                            printed_at=store.local_now(), css_string=css_string, **context)
+    if audits is None:
+        from kq.services.audit import audit
+
+        for action, detail in recorded:
+            audit(action, store_id=store.id, detail=detail)
+    return html
 
 
 def write_pdf(html):
@@ -377,40 +249,98 @@ def write_pdf(html):
     return document.write_pdf(), len(document.pages)
 
 
-def build(report_id):
-    """The job's body: render, lay out, store the file; a failure is recorded, not lost."""
+# The job's body ----------------------------------------------------------------------------
+
+def build(report_id, job_id=None):
+    """Render, lay out, store the file. Every step is inside the error handling: a failure is
+    recorded on the report with its reason, never left "running". A job that is no longer the
+    report's latest (it was asked again meanwhile) does nothing."""
     from flask_babel import force_locale
 
-    report = db.session.get(Report, report_id)
-    if report is None or report.status == DONE:
-        return None
-
-    def progress(value):
-        report.progress = max(report.progress, min(99, value))
-        db.session.commit()
-
-    report.status, report.started_at, report.error = RUNNING, utcnow(), None
-    progress(5)
+    db.session.rollback()  # a job starts with nothing open
     try:
-        with force_locale(report.locale):
-            html = render_html(report, progress)
-            progress(40)
-            pdf, pages = write_pdf(html)
-        progress(95)
-        name = f"{report.id}-{report.kind}-{datetime.now().strftime('%Y%m%d%H%M%S')}.pdf"
-        folder = Path(current_app.config["REPORTS_DIR"]) / str(report.store_id)
+        if not _start(report_id, job_id):
+            return None
+        audits = []
+        with read_intent():
+            report = db.session.get(Report, report_id)
+            with force_locale(report.locale):
+                html = render_html(report, lambda value: _progress(report_id, value), audits)
+            store_id, kind = report.store_id, report.kind
+            db.session.rollback()
+        _progress(report_id, 40)
+        pdf, pages = write_pdf(html)
+        _progress(report_id, 95)
+        name = f"{report_id}-{kind}-{datetime.now().strftime('%Y%m%d%H%M%S')}.pdf"
+        folder = Path(current_app.config["REPORTS_DIR"]) / str(store_id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(pdf)
-        report.file_name, report.file_size, report.pages = name, len(pdf), pages
-        report.status, report.progress, report.finished_at = DONE, 100, utcnow()
-        report.active_key = None
-        db.session.commit()
-    except Exception as error:  # noqa: BLE001 - recorded for the user, then re-raised
+        if not _finish(report_id, job_id, name, len(pdf), pages, audits):
+            os.remove(folder / name)
+            return None
+    except Exception as error:  # noqa: BLE001 - recorded for the user, logged
         db.session.rollback()
-        report = db.session.get(Report, report_id)
-        report.status, report.active_key, report.finished_at = FAILED, None, utcnow()
-        report.error = f"{type(error).__name__}: {error}"[:500]
-        db.session.commit()
         current_app.logger.exception("report %s failed", report_id)
+        _fail(report_id, job_id, f"{type(error).__name__}: {error}"[:500])
         return None
-    return report.file_name
+    return name
+
+
+def _mine(report, job_id):
+    return report is not None and (job_id is None or report.job_id == job_id)
+
+
+def _start(report_id, job_id):
+    with write_intent():
+        report = db.session.get(Report, report_id)
+        if not _mine(report, job_id) or report.status == DONE:
+            db.session.rollback()
+            return False
+        report.status, report.started_at, report.error = RUNNING, utcnow(), None
+        report.finished_at, report.progress = None, max(report.progress or 0, 5)
+        db.session.commit()
+    return True
+
+
+def _progress(report_id, value):
+    """A courtesy for the page that watches: its own short write on its own connection (the
+    job's session may be reading), and a failure to save it does not stop the report."""
+    value = min(99, value)
+    try:
+        with write_intent(), db.engine.begin() as connection:
+            connection.execute(update(Report).where(
+                Report.id == report_id, Report.status == RUNNING, Report.progress < value)
+                .values(progress=value))
+    except SQLAlchemyError:
+        current_app.logger.warning("report %s: progress not saved", report_id, exc_info=True)
+
+
+def _finish(report_id, job_id, name, size, pages, audits):
+    from kq.services.audit import audit
+
+    with write_intent():
+        report = db.session.get(Report, report_id)
+        if not _mine(report, job_id):
+            db.session.rollback()
+            return False
+        report.file_name, report.file_size, report.pages = name, size, pages
+        report.status, report.progress, report.finished_at = DONE, 100, utcnow()
+        report.active_key, report.error = None, None
+        requester = db.session.get(User, report.requested_by_id)
+        for action, detail in audits:
+            audit(action, store_id=report.store_id, detail=detail, user=requester)
+        db.session.commit()
+    return True
+
+
+def _fail(report_id, job_id, reason):
+    """Raises if even this cannot be saved (the database is gone): the job then fails in RQ,
+    and the page's liveness check reports it."""
+    with write_intent():
+        report = db.session.get(Report, report_id)
+        if not _mine(report, job_id) or report.status == DONE:
+            db.session.rollback()
+            return
+        report.status, report.active_key, report.finished_at = FAILED, None, utcnow()
+        report.error = reason
+        db.session.commit()

@@ -26,8 +26,22 @@ def index():
     return redirect(home_url(current_user))
 
 
+@bp.before_app_request
+def _daily_run_booked():
+    """A Redis restarted without persistence forgets the booked daily run: the first request
+    of the day (and one an hour after) books it again. Never fails the request."""
+    from kq.jobs import ensure_daily_booked
+
+    ensure_daily_booked()
+
+
 @bp.route("/healthz")
 def healthz():
+    """200 while the database answers — Redis is an accelerator, so without it the app works
+    and says "degraded"; 503 when the database does not answer."""
+    from kq.jobs import daily_booked
+    from kq.queue import redis_errors
+
     try:
         db.session.execute(text("SELECT 1"))
         database = True
@@ -35,10 +49,17 @@ def healthz():
         db.session.rollback()
         database = False
     redis_ok = queue.ping()
-    ok = database and redis_ok
-    body = {"status": "ok" if ok else "degraded", "database": database, "queue": queue.mode,
-            "queue_reachable": redis_ok}
-    return jsonify(body), 200 if ok else 503
+    body = {"status": "ok" if database and redis_ok else "degraded", "database": database,
+            "queue": queue.mode, "queue_reachable": redis_ok}
+    if queue.mode == "redis":
+        body["redis"] = "up" if redis_ok else "down"
+        if redis_ok:
+            try:
+                body["workers"] = queue.workers()
+                body["daily_run_booked"] = daily_booked()
+            except redis_errors():
+                body["redis"], body["status"] = "down", "degraded"
+    return jsonify(body), 200 if database else 503
 
 
 @bp.route("/more")

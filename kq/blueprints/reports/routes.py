@@ -1,5 +1,6 @@
 """Printed reports: ask for one, watch its progress, download it (managers and the owner of the
-store only)."""
+store only). The pages answer whether or not Redis does; a GET that finds a lost job declares
+the write that records it (kq.services.printing_queue.refresh_all)."""
 from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -14,6 +15,7 @@ from kq.models import Report
 from kq.models.report import DONE
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError, printing
+from kq.services import printing_queue as asking
 from kq.services.reports import staff_of
 
 
@@ -24,11 +26,10 @@ def index():
     recent = db.session.scalars(scoped(Report).options(joinedload(Report.requested_by))
                                 .order_by(Report.created_at.desc(), Report.id.desc())
                                 .limit(30)).all()
-    for report in recent:
-        printing.refresh(report)
+    asking.refresh_all(recent)
     return render_template("reports/index.html", store=store, kinds=printing.KINDS,
                            recent=recent, staff=staff_of(store, include_inactive=True),
-                           today=store.today(), error_text=printing.error_text,
+                           today=store.today(), error_text=asking.error_text,
                            title_of=printing.title_of)
 
 
@@ -38,13 +39,13 @@ def ask():
     store = current_store()
     kind = request.form.get("kind", "")
     try:
-        report, created = printing.request_report(store, kind, request.form, by=current_user,
+        report, created = asking.request_report(store, kind, request.form, by=current_user,
                                                   locale=get_locale() or "zh_Hans")
     except ServiceError as error:
         flash_refusal(error)
         return redirect(url_for("reports.index")), 303
     if created:
-        printing.enqueue(report)
+        asking.enqueue(report)
     else:
         flash(_("This report is already being prepared."), "info")
     return redirect(url_for("reports.show", report_id=report.id)), 303
@@ -52,7 +53,7 @@ def ask():
 
 def _report(report_id):
     report = get_or_404(Report, report_id)
-    return printing.refresh(report)
+    return asking.refresh(report)
 
 
 @bp.route("/<int:report_id>")
@@ -60,7 +61,7 @@ def _report(report_id):
 def show(report_id):
     report = _report(report_id)
     return render_template("reports/show.html", report=report, title=printing.title_of(report),
-                           error_text=printing.error_text(report))
+                           error_text=asking.error_text(report))
 
 
 @bp.route("/<int:report_id>/status")
@@ -68,7 +69,7 @@ def show(report_id):
 def status(report_id):
     report = _report(report_id)
     return jsonify(status=report.status, progress=report.progress,
-                   error=printing.error_text(report) or None,
+                   error=asking.error_text(report) or None,
                    download=url_for("reports.download", report_id=report.id)
                    if report.status == DONE else None)
 
@@ -92,7 +93,7 @@ def download(report_id):
 def retry(report_id):
     report = _report(report_id)
     try:
-        report = printing.retry(report)
+        report = asking.retry(report)
     except ServiceError as error:
         flash(str(error.message), "error")
     return redirect(url_for("reports.show", report_id=report.id)), 303
