@@ -238,7 +238,12 @@ def import_file(path, store_id, confirm, as_json, locale):
                 result = importing.preview(store, data, file_name=Path(path).name)
         except importing.ImportRefused as refused:
             db.session.rollback()
-            raise click.ClickException(importing.describe(refused.code, refused.params)) from None
+            message = importing.describe(refused.code, refused.params)
+            if as_json:
+                click.echo(json.dumps({"error": refused.code, "message": message},
+                                      ensure_ascii=False))
+                raise SystemExit(1)
+            raise click.ClickException(message) from None
         body = importing.as_json(result)
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False))
@@ -249,5 +254,6 @@ def import_file(path, store_id, confirm, as_json, locale):
                f"{len(body['warnings'])} warnings; visits {body['visits']['new']} new")
     for kind in ("errors", "warnings"):
         for item in body[kind]:
-            click.echo(f"  {kind[:-1]}: row {item['row']}, {item['column'] or '-'}: "
+            sheet = f"{item['sheet']} " if item.get("sheet") else ""
+            click.echo(f"  {kind[:-1]}: {sheet}row {item['row']}, {item['column'] or '-'}: "
                        f"{item['message']}")
