@@ -311,3 +311,123 @@ def test_a_server_error_on_one_entry_never_holds_back_the_others(live, phone):
     page.evaluate("window.kqOutbox.sync({now: true})")
     _outbox_is(page, 0)
     assert _stored_notes(app) == ["first", "second", "third"]
+
+
+def _navigation_world(app):
+    """The browser world, with a referrer, points and a logged contact on the first sleeper's
+    card (name links in three places) and a colleague's customer in the store."""
+    world = _world(app)
+    with app.app_context():
+        first, second = [load(Customer, i) for i in _sleepers(app)[:2]]
+        first.referred_by_id, first.points_balance = second.id, 3
+        db.session.add(Contact(store_id=first.store_id, customer_id=first.id,
+                               staff_id=world.users["beautician1"], client_id="kq15-contact",
+                               channel="phone", outcome="booked",
+                               contacted_at=at(load(Store, world.store1).today())))
+        db.session.commit()
+        return world, first.id
+
+
+def test_the_back_control_takes_her_one_level_up(live, phone):
+    """Finding 4: installed on an iPhone (display: standalone) a card had no way back but the
+    bottom tabs. The header's "‹" goes to the list she came from, from a card's own page to
+    the card; it is a link, so it needs no browser back."""
+    app, base = live
+    world, first = _navigation_world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    assert page.locator("a.topbar-back").count() == 0  # Today is a tab: nothing above it
+    page.locator("a.task-name").first.click()
+    page.wait_for_url(f"{base}/customers/*")
+    back = page.locator("a.topbar-back")
+    assert back.get_attribute("aria-label") == "Back"
+    box = back.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    back.click()
+    page.wait_for_url(f"{base}/tasks/today")
+    listed = f"{base}/customers/?staff=all&sort=name&page=1"
+    page.goto(listed)
+    page.locator(f'a.row-main[href="/customers/{first}"]').click()
+    page.wait_for_url(f"{base}/customers/{first}")
+    page.locator(f'a[href="/customers/{first}/visits/new"]').click()
+    page.wait_for_url(f"{base}/customers/{first}/visits/new")
+    page.locator("a.topbar-back").click()
+    page.wait_for_url(f"{base}/customers/{first}")
+    page.locator(f'a[href="/customers/{first}/points"]').click()
+    page.locator("a.topbar-back").click()
+    page.wait_for_url(f"{base}/customers/{first}")
+    page.locator("a.topbar-back").click()  # she came to the card from its own page: the tab
+    page.wait_for_url(f"{base}/customers/")
+    page.goto(listed)
+    page.locator(f'a.row-main[href="/customers/{first}"]').click()
+    page.locator("a.topbar-back").click()
+    page.wait_for_url(listed)
+
+
+def _contrast(page, selector):
+    return page.evaluate("""s => {
+        const e = document.querySelector(s), st = getComputedStyle(e);
+        const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+        const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255;
+            return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const [hi, lo] = [lum(st.color), lum(st.backgroundColor)].sort((a, b) => b - a);
+        return {ratio: (hi + 0.05) / (lo + 0.05), size: parseFloat(st.fontSize)};
+    }""", selector)
+
+
+SMALL_NAME_LINKS = """[...document.querySelectorAll('main a[href]:not(.btn)')]
+    .filter(a => /^\\/customers\\/\\d+(\\/points)?$/.test(a.getAttribute('href'))
+                 || a.matches('.row-link, .name-link'))
+    .filter(a => a.offsetParent)
+    .map(a => { a.scrollIntoView({block: 'center'}); const r = a.getBoundingClientRect();
+        const x = r.left + Math.min(r.width / 2, 8);
+        const hit = y => { const e = document.elementFromPoint(x, y); return !!e && a.contains(e); };
+        return {text: a.textContent.trim(), height: r.height, top: hit(r.top + 2),
+                bottom: hit(r.bottom - 2)}; })
+    .filter(l => l.height < 44 || !l.top || !l.bottom)"""
+
+
+def test_names_actions_and_badges_fit_a_phone(live, phone):
+    """Finding 10, on screen at 360, 390 and 430 px in English: name links were 18–26 px tall;
+    "+ Promise" and "+ Complaint" wrapped leaving "+" alone; the SMS chip was clipped; Booked
+    looked selected; the red-flag badge was 4.44:1 at 12 px."""
+    app, base = live
+    world, first = _navigation_world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    for width in (360, 390, 430):
+        page.set_viewport_size({"width": width, "height": 844})
+        for path in ("/tasks/today", f"/customers/{first}", f"/customers/{first}/points",
+                     "/calls/"):
+            page.goto(base + path)
+            small = page.evaluate(SMALL_NAME_LINKS)
+            assert small == [], (width, path, small)
+        page.goto(f"{base}/customers/{first}")
+        wrapped = page.evaluate("""[...document.querySelectorAll('.card-actions .btn')]
+            .filter(b => b.offsetParent && b.getBoundingClientRect().height > 46)
+            .map(b => b.textContent.trim())""")
+        assert wrapped == [], (width, wrapped)
+        page.goto(base + "/tasks/today")
+        badge = _contrast(page, ".badge-red_flag")
+        assert badge["ratio"] >= 4.5 and badge["size"] >= 13, badge
+        task = page.locator("li.task").first
+        task.locator("[data-log-open]").click()
+        chips = page.evaluate("""() => {
+            const seg = document.querySelector('li.task form[data-log-form] .seg');
+            const box = seg.getBoundingClientRect();
+            return [...seg.querySelectorAll('.seg-opt')].map(o => {
+                const r = o.getBoundingClientRect();
+                return {text: o.textContent.trim(), inside: r.left >= box.left - 0.5
+                        && r.right <= box.right + 0.5 && seg.scrollWidth <= seg.clientWidth};
+            }).filter(o => !o.inside).map(o => o.text);
+        }""")
+        assert chips == [], (width, chips)
+        looks = page.evaluate("""() => {
+            const f = document.querySelector('li.task form[data-log-form]');
+            const s = v => { const st = getComputedStyle(f.querySelector(
+                `button[name=outcome][value=${v}]`));
+                return [st.borderColor, st.color, st.backgroundColor, st.fontWeight]; };
+            return {booked: s('booked'), reached: s('reached')};
+        }""")
+        assert looks["booked"] == looks["reached"], (width, looks)

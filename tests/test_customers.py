@@ -245,7 +245,7 @@ def test_search_by_pinyin_initials_full_pinyin_name_and_phone(app, login, world)
 
 
 def test_list_masks_numbers_except_her_own(app, login, world):
-    page = login("beautician1").get("/customers/").get_data(as_text=True)
+    page = login("beautician1").get("/customers/?staff=all").get_data(as_text=True)
     assert "13812345678" in page and "139****1111" in page and "13900001111" not in page
     manager = login("manager").get("/customers/").get_data(as_text=True)
     assert "138****5678" in manager and "13812345678" not in manager
@@ -336,3 +336,137 @@ def test_a_landline_keeps_its_zero_is_called_not_texted_and_is_found_as_written(
     assert f"/customers/{world.customers['mine']}" in found
     masked = login("beautician2").get(f"/customers/{world.customers['mine']}")
     assert "010****9988" in masked.get_data(as_text=True)
+
+
+def _ids(client, **args):
+    page = client.get("/customers/", query_string=args).get_data(as_text=True)
+    return set(re.findall(r'href="/customers/(\d+)"', page)), page
+
+
+def test_the_customers_tab_opens_on_her_own_customers_with_a_toggle_for_the_store(app, login,
+                                                                                   world):
+    """Issue 15 finding 4: the tab opened on every customer of the store, mostly other staff's.
+    A beautician now starts on hers; one tap shows the whole store; a manager starts on the
+    store. Searching by name finds anyone in the store (a walk-in is rarely hers)."""
+    with app.app_context():
+        for customer in db.session.scalars(db.select(Customer)):
+            refresh_search_keys(customer)
+        db.session.commit()
+    m, c = str(world.customers["mine"]), str(world.customers["colleague"])
+    b1 = login("beautician1")
+    shown, page = _ids(b1)
+    assert shown == {m}
+    assert 'href="/customers/?staff=all"' in page and 'aria-current="page"' in page
+    assert _ids(b1, staff="all")[0] == {m, c}
+    assert _ids(b1, staff="me")[0] == {m}
+    assert _ids(b1, q="王芳")[0] == {c}  # a search covers the store unless she chose "mine"
+    assert _ids(b1, q="王芳", staff="me")[0] == set()
+    # The toggle keeps her filters, and the filters keep the toggle.
+    _, dormant = _ids(b1, status="dormant", staff="all")
+    assert re.search(r'href="/customers/\?(status=dormant&amp;staff=me|staff=me&amp;status=dormant)"',
+                     dormant)
+    assert '<option value="all" selected' in dormant
+    assert _ids(login("manager"))[0] == {m, c}
+    assert b1.get("/customers/?staff=99999999999").status_code == 200  # beyond any id: nobody
+    assert _ids(login("manager"), staff="me")[0] == set()
+    # Export follows the same list (hers, or for a manager the store).
+    csv = b1.get("/customers/?format=csv").get_data(as_text=True)
+    assert "梁小娟" in csv and "王芳" not in csv
+    csv = login("manager").get("/customers/?format=csv").get_data(as_text=True)
+    assert "梁小娟" in csv and "王芳" in csv
+
+
+def _back(page):
+    found = re.search(r'<a class="topbar-back" href="([^"]*)" aria-label="([^"]+)"', page)
+    return found and (found.group(1).replace("&amp;", "&"), found.group(2))
+
+
+def test_every_page_below_a_tab_has_a_back_control_to_its_parent(app, login, world):
+    """Issue 15 finding 4: installed on an iPhone (display: standalone) there is no browser
+    back; only the bottom tabs got her out of a card. Every page below a tab now has a "‹" in
+    its header: a card back to the list she opened it from (else Customers), a card's own
+    pages back to the card, other pages to their list or their tab."""
+    mine = world.customers["mine"]
+    card = f"/customers/{mine}"
+    b1 = login("beautician1")
+    get = lambda path, **headers: b1.get(path, headers={  # noqa: E731
+        "Accept-Language": "en", **headers}).get_data(as_text=True)
+    for root in ("/tasks/today", "/customers/", "/calls/", "/more"):
+        assert _back(get(root)) is None, root
+    assert _back(get(card)) == ("/customers/", "Back")
+    local = "http://localhost"
+    for came_from in ("/tasks/today", "/customers/?status=dormant&page=2", "/calls/",
+                      f"/customers/{world.customers['colleague']}", "/gifts/"):
+        assert _back(get(card, Referer=local + came_from))[0] == came_from, came_from
+    for elsewhere in ("https://evil.example/customers/", local + card + "/visits/new",
+                      local + card, local + "/login", local + "/nowhere"):
+        assert _back(get(card, Referer=elsewhere))[0] == "/customers/", elsewhere
+    for sub in ("/visits/new", "/care-notes/new", "/promises/new", "/complaints/new", "/points",
+                "/edit", "/cards/new"):
+        assert _back(get(card + sub))[0] == card, sub
+    assert _back(get(f"/gifts/give/{mine}"))[0] == card
+    assert _back(get(f"/calls/log?customer_id={mine}"))[0] == card
+    assert _back(get("/customers/new"))[0] == "/customers/"
+    assert _back(get("/gifts/"))[0] == "/more"
+    assert _back(get("/account/password"))[0] == "/more"
+    manager = login("manager")
+    assert _back(manager.get("/manager/").get_data(as_text=True)) is None
+    assert _back(manager.get("/manager/staff").get_data(as_text=True))[0] == "/manager/"
+    assert _back(manager.get("/reports/").get_data(as_text=True))[0] == "/manager/"
+    zh = b1.get(card, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert _back(zh)[1] == "返回"
+
+
+def _text(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_the_card_reads_as_a_record_in_one_date_format(app, login, world):
+    """Issue 15 finding 10: the visit list was headed 到店次数 (a count), the points line read
+    "积分 3 积分", and one card mixed 2026年10月28日, 2026/11/15 13:02 and 11月13日."""
+    from kq.models import Complaint, Contact
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        mine = load(Customer, world.customers["mine"])
+        b1 = load(User, world.users["beautician1"])
+        mine.birth_month, mine.birth_day, mine.points_balance = 11, 13, 3
+        seen = at(store.today() - timedelta(days=9), 15, 5)
+        db.session.add_all([
+            Visit(store_id=store.id, customer_id=mine.id, staff_id=b1.id, visited_at=seen,
+                  services="补水护理", amount_fen=36800),
+            CareNote(store_id=store.id, customer_id=mine.id, staff_id=b1.id,
+                     service_done="补水", created_at=seen),
+            CareNote(store_id=store.id, customer_id=mine.id, staff_id=b1.id,
+                     service_done="清洁", created_at=seen - timedelta(days=30)),
+            Contact(store_id=store.id, customer_id=mine.id, staff_id=b1.id, client_id="c-1",
+                    channel="phone", outcome="booked", contacted_at=seen),
+            Complaint(store_id=store.id, customer_id=mine.id, staff_id=b1.id, received_at=seen,
+                      channel="phone", summary="等太久"),
+        ])
+        mine.last_visit_at = seen
+        db.session.commit()
+        day = store.local_date(seen)
+    client = login("beautician1")
+    card = f"/customers/{world.customers['mine']}"
+    zh = client.get(card, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "<h3>到店记录</h3>" in zh and "到店次数</h3>" not in zh
+    points = [li for li in re.findall(r"<li>(.*?)</li>", zh, re.S) if '/points"' in li]
+    assert [_text(li) for li in points] == ["3 积分 ›"]
+    text = _text(zh)
+    assert not re.search(r"\d{4}/\d{1,2}/\d{1,2}|\d{1,2}/\d{1,2}/\d{2}\b", text), text
+    dates = set(re.findall(r"\d{4}年\d{1,2}月\d{1,2}日", text))
+    assert dates == {f"{d.year}年{d.month}月{d.day}日" for d in (day, day - timedelta(days=30))}
+    assert "生日 11月13日" in text  # no year known: month and day, the same style
+    assert f"{day.year}年{day.month}月{day.day}日 15:05" in text  # a contact keeps its time
+    en = _text(client.get(card, headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert not re.search(r"\d{1,2}/\d{1,2}(/\d{2})?\b", en), en
+    assert "Birthday Nov 13" in en and "Visit history" in en
+
+
+def test_the_login_bar_names_the_app_once(client):
+    """Issue 15 finding 10: in Chinese the sign-in bar read "客情 客情"."""
+    for language, name in (("zh-CN", "客情"), ("zh-TW", "客情"), ("en", "Keqing 客情")):
+        page = client.get("/login", headers={"Accept-Language": language}).get_data(as_text=True)
+        bar = re.search(r'<header class="topbar">(.*?)</header>', page, re.S).group(1)
+        assert _text(bar) == name, (language, _text(bar))

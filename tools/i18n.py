@@ -1,7 +1,9 @@
 """Catalogue upkeep: `update` extracts strings; `fill F.json` adds Simplified Chinese and derives
-Traditional Chinese from it with OpenCC (pip install opencc; a developer tool, not a dependency);
-`missing` lists what still lacks a translation. English is the source language."""
+Traditional Chinese from it with OpenCC (pip install opencc; a developer tool, not a dependency),
+every time, corrected by tools/zh_hant_overrides.json; `missing` lists what still lacks a
+translation. English is the source language."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "kq" / "translations"
 POT = ROOT / "messages.pot"
 PYBABEL = str(Path(sys.executable).parent / "pybabel")
+# Simplified phrase → [Traditional, why]: the terms OpenCC's Taiwan conversion gets wrong for a
+# salon (激活 is winning a customer back, not 啟用). Edit it and run `fill` again.
+OVERRIDES = ROOT / "tools" / "zh_hant_overrides.json"
+QUOTES = str.maketrans({"“": "「", "”": "」", "‘": "『", "’": "』"})
 
 
 def po_path(locale):
@@ -40,10 +46,28 @@ def update():
     POT.unlink()
 
 
-def fill(path):
+def traditional():
+    """Simplified → Traditional as read in Taiwan and Hong Kong: OpenCC's s2twp for the text
+    between the overridden phrases, each of those as the overrides say, and 「」 for quotes."""
     import opencc
 
-    to_traditional = opencc.OpenCC("s2twp")
+    convert = opencc.OpenCC("s2twp").convert
+    phrases = {k: v[0] for k, v in json.loads(OVERRIDES.read_text()).items()}
+    pattern = re.compile("|".join(map(re.escape, sorted(phrases, key=len, reverse=True))))
+
+    def to_hant(text):
+        out, start = [], 0
+        for found in pattern.finditer(text):
+            out += [convert(text[start:found.start()]), phrases[found.group()]]
+            start = found.end()
+        out.append(convert(text[start:]))
+        return "".join(out).translate(QUOTES)
+
+    return to_hant
+
+
+def fill(path):
+    to_hant = traditional()
     new = json.loads(Path(path).read_text()) if path else {}
     hans = load("zh_Hans")
     for message in hans:
@@ -54,7 +78,7 @@ def fill(path):
     hant = load("zh_Hant")
     for message in hant:
         if message.id and hans.get(message.id) is not None and hans.get(message.id).string:
-            message.string = to_traditional.convert(hans.get(message.id).string)
+            message.string = to_hant(hans.get(message.id).string)
             message.flags.discard("fuzzy")
     save(hant, "zh_Hant")
 

@@ -1,10 +1,14 @@
 """The customer list with search and filters, the card, and the audited phone reveal."""
 
-from flask import abort, redirect, render_template, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from kq import labels
 from kq.blueprints.customers import bp
@@ -22,6 +26,10 @@ from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.reports import not_seen_since
 
 PAGE_SIZE = 30
+# The lists a card is opened from, where its back control returns (else the Customers tab).
+LISTS = {"tasks.today", "tasks.day", "customers.index", "customers.detail", "calls.index",
+         "gifts.index", "gifts.detail", "manager.dormant", "manager.ledger",
+         "manager.complaints", "manager.assignments", "manager.handover"}
 WINDOWS = (30, 180, 365)
 REVEALED = "revealed_customers"
 
@@ -61,12 +69,13 @@ def _filters(store, args):
     if f["tag"]:
         query = query.where(exists().where(CustomerTag.customer_id == Customer.id,
                                            CustomerTag.name == f["tag"][:30]))
-    if f["staff"] == "me":
+    staff = f["staff"] or default_staff(f["q"])
+    if staff == "me":
         query = query.where(Customer.assigned_staff_id == current_user.id)
-    elif f["staff"] == "none":
+    elif staff == "none":
         query = query.where(Customer.assigned_staff_id.is_(None))
-    elif f["staff"].isdigit():
-        query = query.where(Customer.assigned_staff_id == int(f["staff"]))
+    elif staff.isdigit() and len(staff) < 10:  # an id a column can hold
+        query = query.where(Customer.assigned_staff_id == int(staff))
     days = int(f["days"]) if f["days"].isdigit() and 0 < int(f["days"]) < 10000 else None
     if f["window"].isdigit() and int(f["window"]) in WINDOWS:
         days = int(f["window"])
@@ -79,6 +88,12 @@ def _filters(store, args):
     else:  # longest unseen first: the ones to win back
         query = query.order_by(Customer.last_visit_at.asc().nulls_first(), Customer.id)
     return query, f
+
+
+def default_staff(q):
+    """Whose customers the list shows when she has not said: a beautician her own (the tab is
+    her working list), a manager the store's; a search by name looks through the store."""
+    return "all" if current_user.is_manager or q else "me"
 
 
 @bp.route("/")
@@ -95,6 +110,7 @@ def index():
                                .order_by(User.username)).all()
     args = {k: v for k, v in f.items() if v}
     return render_template("customers/index.html", page=page, f=f, args=args, store=store,
+                           whose=f["staff"] or default_staff(f["q"]),
                            staff=staff, labels=labels, today=store.today(), windows=WINDOWS,
                            tags=tags_of([c.id for c in page.items]), masked_phone=masked_phone,
                            national=national, shows_phone=shows_phone)
@@ -137,6 +153,26 @@ def _export(fmt, store, query):
                           columns=columns, rows=rows(), count=exporting.count_of(query))
 
 
+def came_from(customer):
+    """The list this card was opened from (this site's page in the Referer, with its filters and
+    page), for the header's back control; None when she came from elsewhere, from the card's own
+    pages or from the card itself."""
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return None
+    root, path = request.script_root, parts.path
+    if root and not path.startswith(root + "/"):
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind(request.host, script_name=root).match(
+            path[len(root):], method="GET")
+    except (HTTPException, RoutingException):
+        return None
+    if endpoint not in LISTS or args.get("customer_id") == customer.id:
+        return None
+    return path + ("?" + parts.query if parts.query else "")
+
+
 def _offer(store, category):
     if not category:
         return None
@@ -164,6 +200,7 @@ def detail(customer_id):
         .order_by(*(order if isinstance(order, tuple) else (order,))).limit(n)).all()
     return render_template(
         "customers/detail.html", customer=customer, store=store, today=today, labels=labels,
+        back=came_from(customer),
         links=links, can_edit=can_edit(current_user, customer),
         phone=national(customer.phone) if visible else masked_phone(customer.phone),
         can_reveal=bool(customer.phone) and not visible and current_user.is_manager,
