@@ -306,6 +306,10 @@ def _worker(database_url, redis_url, app, tmp_path, *extra):
                             start_new_session=True)
 
 
+def _log_of(tmp_path):
+    return "\n".join(log.read_text()[-3000:] for log in sorted(tmp_path.glob("worker-*.log")))
+
+
 def _kill_whole(worker):
     """SIGKILL the worker and its work horse (RQ puts the horse in a process group of its
     own)."""
@@ -340,8 +344,11 @@ def test_a_report_whose_worker_was_killed_fails_soon_and_can_be_asked_again(
                        .values(progress=Report.progress))
     worker = _worker(database_url, redis_url, app, tmp_path)
     try:
-        _wait(lambda: Job.fetch(stuck_job, connection=connection).get_status() == "started",
-              "the worker to start the report")
+        state = _wait(lambda: Job.fetch(stuck_job, connection=connection).get_status()
+                      not in ("queued", "scheduled", "deferred") and
+                      Job.fetch(stuck_job, connection=connection).get_status(),
+                      "the worker to take the report")
+        assert state == "started", _log_of(tmp_path)
         _kill_whole(worker)
         worker.wait(timeout=10)
     finally:
@@ -359,7 +366,7 @@ def test_a_report_whose_worker_was_killed_fails_soon_and_can_be_asked_again(
     body = client.get(f"/reports/{stuck_id}/status", headers=EN).get_json()
     assert body["status"] == "failed" and "worker stopped" in body["error"]
     fresh = _worker(database_url, redis_url, app, tmp_path, "--burst")
-    assert fresh.wait(timeout=120) == 0
+    assert fresh.wait(timeout=120) == 0, _log_of(tmp_path)
     with app.app_context():
         stuck, latest = _reports()  # asking while it still looked alive made nothing new
         assert (stuck.id, stuck.status, stuck.error) == (stuck_id, "failed", "worker_lost")
