@@ -49,7 +49,7 @@ def test_traditional_chinese_reads_as_a_taiwan_or_hong_kong_reader_writes_it():
     for wrong, why in MANGLED.items():
         assert [s for s in hant.values() if wrong in s] == [], why
     assert hans["Complaint: the next step is due — %(step)s"] % {"step": "分析"} == \
-        "投诉跟进：下一步“分析”已到期"
+        "投诉的下一步“分析”已到期"
     assert hans["Visit history"] == "到店记录" and hans["Visits"] == "到店次数"
 
 
