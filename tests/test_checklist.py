@@ -139,7 +139,10 @@ def test_relationship_touch_weekly_for_key_monthly_for_all(app, world):
                                 last_contact_at=at(D - timedelta(days=6)))
         plain = _customer(world, last_visit_at=recent)
         generate_day(load(Store, world.store1), D)
-        assert kinds_for(key_quiet.id, D) == ["relationship_touch"]
+        # Hers, and the owner's: she calls key customers personally (test_today_plan.py).
+        assert sorted((t.kind, t.staff_id) for t in items(day=D, customer_id=key_quiet.id)) == \
+            sorted([("relationship_touch", world.users["beautician1"]),
+                    ("relationship_touch", world.users["owner"])])
         assert kinds_for(key_touched.id, D) == []
         assert kinds_for(plain.id, D) == []
 
@@ -210,7 +213,7 @@ def test_two_generations_at_once_create_no_duplicates(app, world):
         assert len(pairs) == len(set(pairs))
 
 
-def test_today_shows_fifty_at_a_time_freshest_dormancy_first(app, login, world):
+def test_today_plans_the_target_and_the_rest_fifty_at_a_time(app, login, world):
     from kq.models import User
     from kq.services.assignments import assign
 
@@ -218,26 +221,28 @@ def test_today_shows_fifty_at_a_time_freshest_dormancy_first(app, login, world):
         store = load(Store, world.store1)
         today = store.today()
         staff = db.session.get(User, world.users["beautician1"])
-        names = {}
-        for i in range(60):
+        for i in range(80):
             customer = CustomerFactory(store_id=store.id, greeting_name=f"顾客{i:02d}",
                                        last_visit_at=at(today - timedelta(days=31 + i)))
             assign(customer, staff, at=at(today - timedelta(days=300)), commit=False)
-            names[i] = customer.greeting_name
         db.session.commit()
     client = login("beautician1")
     first = client.get("/tasks/today", headers={"Accept-Language": "en"}).get_data(as_text=True)
     shown = re.findall(r'class="task-name"[^>]*>([^<]+)<', first)
-    assert len(shown) == 50
-    assert shown[:3] == ["顾客00", "顾客01", "顾客02"]  # 31, 32, 33 days: easiest to win back
-    assert "1 / 2" in first and "?page=2" in first
+    assert shown == [f"顾客{i:02d}" for i in range(15)]  # 31, 32, 33 days: easiest to win back
+    assert "pager" not in first and 'href="/tasks/today/more"' in first
+    # The plan's counts; every red flag counts in the red flags (80 + her own "mine").
+    assert "<strong data-done>0</strong>/<span data-total>15</span>" in first
+    assert "81 red flags" in first
     head = first.split("</header>")[0]
-    assert "pager" not in head and "<template" not in head  # both belong to the list
-    # Every item counts in the summary, not just this page (60 red flags + her own "mine").
-    assert "<strong data-done>0</strong>/<span data-total>61</span>" in first
-    second = client.get("/tasks/today?page=2").get_data(as_text=True)
-    assert len(re.findall(r'class="task-name"', second)) == 11
-    assert client.get("/tasks/today?page=99").status_code == 200  # clamped to the last page
+    assert "<template" not in head  # the log panel belongs to the list
+    more = client.get("/tasks/today/more").get_data(as_text=True)
+    rest = re.findall(r'class="task-name"[^>]*>([^<]+)<', more)
+    assert rest == [f"顾客{i:02d}" for i in range(15, 65)]  # the next fifty, in turn
+    assert "1 / 2" in more and "/tasks/today/more?page=2" in more
+    second = client.get("/tasks/today/more?page=2").get_data(as_text=True)
+    assert len(re.findall(r'class="task-name"', second)) == 16  # 65…79 and "mine"
+    assert client.get("/tasks/today/more?page=99").status_code == 200  # the last page
 
 
 def test_kept_items_follow_every_change_the_page_shows(app, login, world):
@@ -266,8 +271,8 @@ def test_kept_items_follow_every_change_the_page_shows(app, login, world):
                          page, re.S).group(0)
 
     first = item()
-    assert "40 d" in first and "No visit for 40 days" in first and item() == first
-    assert "40天" in item("zh-CN") and "未到店" in item("zh-CN")
+    assert "40 days without a visit" in first and item() == first
+    assert "40 天未到店" in item("zh-CN")
     with app.app_context():  # the store writes its own red-flag text
         db.session.add(MessageTemplate(store_id=store_id, kind="red_flag", channel="sms",
                                        body="{greeting}，店里想您了。—{staff}"))

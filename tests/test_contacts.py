@@ -125,6 +125,35 @@ def test_json_api_answers_201_then_200_with_the_original(app, login, world):
         assert db.session.scalar(db.select(db.func.count(Contact.id))) == 1
 
 
+def test_a_rating_is_kept_only_when_she_spoke_with_her(app, login, world):
+    """Finding 2: a "no answer" was stored with a 4/5 satisfaction and suggestions. A
+    satisfaction and suggestions come from a customer she spoke with (reached, booked); for any
+    other outcome they are dropped, not refused (an entry queued offline by an older page must
+    still be stored: the attempt is the fact), and the note stays."""
+    _today, task_id = _red_flag_world(app, world)
+    client = login("beautician1")
+    for outcome in ("no_answer", "wrong_number", "declined", "do_not_contact"):
+        body = {**_form(world, outcome=outcome), "satisfaction": 4, "suggestions": "多做面部",
+                "notes": f"试过 {outcome}"}
+        body["customer_id"] = int(body["customer_id"])
+        assert client.post("/api/contacts", json=body).status_code == 201
+    page = client.post("/calls/log", data=_form(world, task_id, outcome="no_answer",
+                                                satisfaction="5", suggestions="更早开门"))
+    assert page.status_code == 302
+    for outcome in ("reached", "booked"):
+        assert client.post("/calls/log", data=_form(world, outcome=outcome, satisfaction="4",
+                                                    suggestions="很好")).status_code == 302
+    with app.app_context():
+        stored = {(c.outcome, c.satisfaction, c.suggestions, c.notes)
+                  for c in db.session.scalars(db.select(Contact))}
+    assert stored == {("no_answer", None, None, "试过 no_answer"),
+                      ("wrong_number", None, None, "试过 wrong_number"),
+                      ("declined", None, None, "试过 declined"),
+                      ("do_not_contact", None, None, "试过 do_not_contact"),
+                      ("no_answer", None, None, None),
+                      ("reached", 4, "很好", None), ("booked", 4, "很好", None)}
+
+
 def test_json_api_422_with_field_errors_and_for_non_json(app, login, world):
     client = login("beautician1")
     bad = client.post("/api/contacts", json={"customer_id": world.customers["mine"],
@@ -174,7 +203,8 @@ def test_no_logging_for_a_colleagues_or_another_stores_customer(app, login, worl
     assert manager.post("/calls/log", data=_form(world)).status_code == 302
 
 
-def test_checklist_page_red_flags_first_with_call_and_message_links(app, login, world):
+def test_checklist_page_callbacks_before_red_flags_with_call_and_message_links(app, login,
+                                                                             world):
     today, _task_id = _red_flag_world(app, world)
     with app.app_context():
         from kq.services.visits import record_visit
@@ -191,7 +221,7 @@ def test_checklist_page_red_flags_first_with_call_and_message_links(app, login, 
         db.session.execute(db.text("DELETE FROM checklist_runs"))
         db.session.commit()
     page = login("beautician1").get("/tasks/today").get_data(as_text=True)
-    assert page.index("梁小姐") < page.index("张女士")  # red flag before the callback
+    assert page.index("张女士") < page.index("梁小姐")  # what can't wait before red flags
     assert 'href="tel:13812345678"' in page
     sms = re.search(r'href="(sms:13812345678\?&amp;body=[^"]+)"', page).group(1)
     body = unquote(sms.split("body=")[1])

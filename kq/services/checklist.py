@@ -3,23 +3,40 @@
 Every rule reads its numbers from the store's settings and is one indexed query; rows are
 inserted with ON CONFLICT DO NOTHING on (staff, customer, kind, date), so running a day twice,
 or twice at once, creates nothing new.
+
+The day is a plan she can finish: everything that can't wait is on it, and of her red flags
+only the store's daily contact target, by a stated priority (`_plan_red_flags`); the others
+wait one tap away and take their turn on the next days, so that within a week every dormant
+customer of hers has been on a plan. A red flag's detail says whether it is planned ("plan")
+and its place in the queue ("turn"). The owner's own list is her key customers' birthdays and,
+up to her own target, the key customers of every store whose touch is due (`_owner_touches`).
 """
 import json
 import math
 from calendar import isleap
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, false, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
-                       Promise, Task, User, Visit)
+                       PrepaidCard, Promise, Store, Task, User, Visit)
 from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
 from kq.services.settings import apply_pending_settings
 
 UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
+# Kinds asked again every day while their condition holds, and so planned or not: the rest of
+# a day's items are due that day and always on the plan.
+PLANNED_KINDS = ("red_flag", "relationship_touch")
+TURN_DAYS = 7  # every dormant customer on some day's plan within this many days
+PLAN_FLAG = Task.detail["plan"].as_boolean()  # SQL; NULL where the detail has no "plan"
+
+
+def on_plan():
+    """SQL: the item is on the day's plan (a kind due that day, or a planned one)."""
+    return or_(Task.kind.not_in(PLANNED_KINDS), func.coalesce(PLAN_FLAG, false()))
 
 
 def midnight(store, day):
@@ -120,17 +137,58 @@ def _red_flags(d):
     visit_cut = midnight(store, day - timedelta(days=store.dormant_after_days - 1))
     quiet_cut = midnight(store, day - timedelta(days=store.red_flag_quiet_days - 1))
     rows = db.session.execute(
-        select(Customer.id, Customer.assigned_staff_id, Customer.last_visit_at, Customer.created_at)
+        select(Customer.id, Customer.assigned_staff_id, Customer.last_visit_at, Customer.created_at,
+               Customer.is_key, Customer.last_contact_at)
         .where(_live(store), Customer.assigned_staff_id.is_not(None),
                or_(Customer.last_visit_at < visit_cut,
                    and_(Customer.last_visit_at.is_(None), Customer.created_at < visit_cut)),
                or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < quiet_cut)))
-    red = set()
-    for customer_id, staff_id, last_visit, created in rows:
+    red, queues = set(), {}
+    for customer_id, staff_id, last_visit, created, is_key, last_contact in rows:
         red.add(customer_id)
-        d.add(staff_id, customer_id, "red_flag",
-              days=store.days_since(last_visit or created, day), never=last_visit is None)
+        days = store.days_since(last_visit or created, day)
+        d.add(staff_id, customer_id, "red_flag", days=days, never=last_visit is None)
+        queues.setdefault(staff_id, []).append((customer_id, bool(is_key), days, last_contact))
+    _plan_red_flags(d, queues)
     return red
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _plan_red_flags(d, queues):
+    """Put the store's daily contact target of each staff member's red flags on her plan, and
+    give every red flag its turn: first those who have not been on a plan in the last week
+    (so the backlog rolls through the week), then the stated priority — key customers, the
+    freshest dormancy, a prepaid card with sessions or balance left, not contacted longest."""
+    store, day = d.store, d.day
+    if not queues:
+        return
+    recent = dict(((s, c), last) for s, c, last in db.session.execute(
+        select(Task.staff_id, Task.customer_id, func.max(Task.due_on))
+        .where(Task.store_id == store.id, Task.kind == "red_flag", PLAN_FLAG,
+               Task.due_on >= day - timedelta(days=TURN_DAYS - 1), Task.due_on < day)
+        .group_by(Task.staff_id, Task.customer_id)))
+    # A second run of the day plans nobody new beyond what the first one planned.
+    already = dict(db.session.execute(
+        select(Task.staff_id, func.count()).where(Task.store_id == store.id,
+                                                  Task.kind == "red_flag", Task.due_on == day,
+                                                  PLAN_FLAG)
+        .group_by(Task.staff_id)).all())
+    with_card = set(db.session.scalars(
+        select(PrepaidCard.customer_id).where(
+            PrepaidCard.store_id == store.id, PrepaidCard.status == "open",
+            or_(PrepaidCard.expires_on.is_(None), PrepaidCard.expires_on >= day),
+            or_(PrepaidCard.sessions_total > PrepaidCard.sessions_used,
+                PrepaidCard.balance_fen > 0))))
+    for staff_id, queue in queues.items():
+        queue.sort(key=lambda c: (recent.get((staff_id, c[0]), date.min), not c[1], c[2],
+                                  c[0] not in with_card, c[3] or _NEVER, c[0]))
+        room = max(0, store.daily_contact_target - already.get(staff_id, 0))
+        for turn, (customer_id, *_rest) in enumerate(queue):
+            detail = d.items.get((staff_id, customer_id, "red_flag"))
+            if detail is not None:
+                detail.update(plan=turn < room, turn=turn)
 
 
 def _callbacks(d):
@@ -210,9 +268,44 @@ def _relationship_touches(d, red):
     for customer_id, staff_id, is_key, contact, visit, created in rows:
         if customer_id in red:
             continue  # the red flag already asks for this contact
-        last = max(m for m in (contact, visit, created) if m is not None)
-        d.add(staff_id, customer_id, "relationship_touch", days=store.days_since(last, day),
-              key=bool(is_key))
+        d.add(staff_id, customer_id, "relationship_touch", **_touch(store, day, contact, visit,
+                                                                     created), key=bool(is_key))
+
+
+def _touch(store, day, contact, visit, created):
+    """A touch's detail: days since anything (contact, visit, joining) and since a contact."""
+    last = max(m for m in (contact, visit, created) if m is not None)
+    return {"days": store.days_since(last, day), "quiet": store.days_since(contact, day)}
+
+
+def _owner_touches(d, owners):
+    """The owner calls key customers personally (SPEC §1). Of this store's key customers whose
+    weekly touch is due, not contacted longest first: her share of her own daily target (her
+    home store's contact target spread over the stores, the odd ones in turn by day), so that
+    her one list holds every store's key customers and no more than her target."""
+    if not owners:
+        return
+    store, day = d.store, d.day
+    stores = db.session.scalars(select(Store.id).order_by(Store.id)).all()
+    targets = dict(db.session.execute(select(Store.id, Store.daily_contact_target).where(
+        Store.id.in_({home for home in owners.values() if home is not None}))).all())
+    place = (stores.index(store.id) - day.toordinal()) % len(stores)
+    shares = {}
+    for owner_id, home in owners.items():
+        target = targets.get(home, store.daily_contact_target)
+        shares[owner_id] = target // len(stores) + (1 if place < target % len(stores) else 0)
+    most = max(shares.values())
+    if most <= 0:
+        return
+    key_cut = midnight(store, day - timedelta(days=store.key_touch_days - 1))
+    rows = db.session.execute(
+        select(Customer.id, Customer.last_contact_at, Customer.last_visit_at, Customer.created_at)
+        .where(_live(store), Customer.is_key.is_(True), _untouched_since(key_cut))
+        .order_by(Customer.last_contact_at.asc().nulls_first(), Customer.id).limit(most)).all()
+    for owner_id, share in shares.items():
+        for customer_id, contact, visit, created in rows[:share]:
+            d.add(owner_id, customer_id, "relationship_touch",
+                  **_touch(store, day, contact, visit, created), key=True, plan=True)
 
 
 def _satisfaction(d, beautician_ids):
@@ -262,18 +355,19 @@ def generate_day(store, day, *, commit=True):
     # Threshold changes take effect at the day's run; a future day generated early (the CLI)
     # must not bring tomorrow's settings into today's figures.
     apply_pending_settings(store, min(day, store.today()))
-    staff = db.session.execute(select(User.id, User.role).where(
+    staff = db.session.execute(select(User.id, User.role, User.store_id).where(
         User.active.is_(True), or_(User.store_id == store.id, User.role == OWNER))).all()
-    staff_ids = {s for s, _ in staff}
-    owner_ids = [s for s, role in staff if role == OWNER]
+    staff_ids = {s for s, _role, _home in staff}
+    owners = {s: home for s, role, home in staff if role == OWNER}
     d = _Day(store, day)
     red = _red_flags(d)
     _callbacks(d)
-    _birthdays(d, owner_ids)
+    _birthdays(d, sorted(owners))
     _follow_ups(d)
     _promises_gifts_complaints(d)
     _relationship_touches(d, red)
-    _satisfaction(d, sorted(s for s, role in staff if role == BEAUTICIAN))
+    _owner_touches(d, owners)
+    _satisfaction(d, sorted(s for s, role, _home in staff if role == BEAUTICIAN))
     # campaign_touch items arrive with campaigns (a later issue); the kind is reserved.
     created = insert_ignoring_duplicates(Task, d.rows(staff_ids), UNIQUE)
     insert_ignoring_duplicates(ChecklistRun, [{"store_id": store.id, "day": day,

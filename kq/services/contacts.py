@@ -20,6 +20,10 @@ MAX_SUGGESTION = 500
 # An offline phone may replay an entry logged days ago; older or future times are not trusted.
 REPLAY_WINDOW = timedelta(days=14)
 MAX_ID = 2 ** 31 - 1  # ids are 32-bit integer columns: anything larger names no row
+# A satisfaction and her suggestions come from a customer she spoke with. With any other
+# outcome they are dropped, not refused: an entry an older page queued offline is still
+# stored (the attempt is the fact), without a rating nobody gave.
+RATED_OUTCOMES = ("reached", "booked")
 
 
 @dataclass
@@ -155,6 +159,7 @@ def log_contact(user, store, data: ContactInput):
     errors = _check_dates(data, today)
     if errors:
         raise ServiceError(errors)
+    rated = data.outcome in RATED_OUTCOMES
     now = utcnow()
     moment = data.contacted_at
     if moment is None or moment.tzinfo is None or not now - REPLAY_WINDOW <= moment <= now + timedelta(minutes=5):
@@ -164,8 +169,9 @@ def log_contact(user, store, data: ContactInput):
     contact_id = _claim({
         "store_id": store.id, "customer_id": customer.id, "staff_id": user.id,
         "task_id": task.id if task else None, "client_id": client_id,
-        "channel": data.channel, "outcome": data.outcome, "satisfaction": data.satisfaction,
-        "suggestions": data.suggestions or None, "notes": data.notes or None,
+        "channel": data.channel, "outcome": data.outcome,
+        "satisfaction": data.satisfaction if rated else None,
+        "suggestions": (data.suggestions or None) if rated else None, "notes": data.notes or None,
         "next_follow_up_on": data.next_follow_up_on, "contacted_at": moment,
         "created_at": now})
     if contact_id is None:

@@ -1,75 +1,128 @@
-"""The beautician's day: her checklist for today (generated on first view) and past days."""
+"""The beautician's day: her plan for today (generated on first view), the rest of the day's
+list one tap away ("more"), and past days. The owner's list spans every store."""
 from datetime import date, timedelta
-
 from typing import NamedTuple
 
-from flask import abort, render_template, request
-from flask_babel import gettext as _
+from babel.dates import format_skeleton
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import Integer, and_, bindparam, case, func, not_, or_, select, type_coerce
 
 from kq import labels
 from kq.blueprints.tasks import bp
-from kq.blueprints.tasks.items import DAILY_KINDS, ORDER, reason
+from kq.blueprints.tasks.items import DAILY_KINDS, GROUPS, ORDER, count_label, why
 from kq.extensions import db
 from kq.i18n import memo_gettext
 from kq.masking import can_text
-from kq.models import Customer, MessageTemplate, PrepaidCard, Task
+from kq.models import Customer, MessageTemplate, PrepaidCard, Store, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
-from kq.scoping import current_store
+from kq.scoping import accessible_stores, current_store
 from kq.scripts import sms_bodies, sms_link, tel_href
-from kq.services.checklist import ensure_day
+from kq.services.checklist import ensure_day, on_plan
+from kq.services.contacts import RATED_OUTCOMES
 
 OVERDUE_DAYS = 14
-PAGE_SIZE = 50  # the next fifty open items; done ones sink to the end
+PAGE_SIZE = 50  # the next fifty items; done ones sink to the end of their group
+PLAN, MORE, ALL = "plan", "more", "all"
 
 # The page's statements are built once, with bound parameters, so that each view only binds
 # values: SQLAlchemy caches their compiled form and their cache key, and a view costs little
-# more than SQLite's own work. `since` is the first overdue day that still shows; for a past
-# day it is the day itself, which leaves only that day's items.
+# more than the database's own work. `since` is the first overdue day that still shows; for a
+# past day it is the day itself, which leaves only that day's items. Staff see their items of
+# the store; the owner sees hers in every store (her own list), so hers have no store term.
 _store, _day, _since = bindparam("store"), bindparam("day"), bindparam("since")
-_WHERE = (Task.store_id == _store, Task.staff_id == bindparam("staff"),
-          or_(Task.due_on == _day, and_(Task.due_on < _day, Task.due_on >= _since,
-                                        Task.status == OPEN, Task.kind.not_in(DAILY_KINDS))))
-_SUMMARY = select(
-    func.count(case((Task.due_on == _day, 1))),
-    func.count(case((and_(Task.due_on == _day, Task.status == DONE), 1))),
-    func.count(case((and_(Task.due_on == _day, Task.status == OPEN,
-                          Task.kind == "red_flag"), 1))),
-    func.count(case((Task.due_on < _day, 1)))).where(*_WHERE)
-# Open before done; red flags first (freshest dormancy first: easiest to win back), then by
-# kind, today's before overdue ones, then by name — all in SQL, so a page is a LIMIT.
-_ORDER = (case((Task.status == DONE, 1), else_=0),
-          case({kind: i for i, kind in enumerate(ORDER)}, value=Task.kind, else_=len(ORDER)),
-          case((Task.due_on == _day, 0), else_=1),
-          case((Task.kind == "red_flag", Customer.last_visit_at), else_=None),
-          Customer.greeting_name, Task.id)
-_keys = [key.label(f"k{i}") for i, key in enumerate(_ORDER)]
-_items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail,
-                 Customer.id.label("customer_id"), Customer.greeting_name, Customer.phone,
-                 # what "days since" counts from: the last visit, or joining if she never came
-                 type_coerce(func.coalesce(Customer.last_visit_at, Customer.created_at),
-                             UTCDateTime).label("since"), *_keys)
-          .join(Customer, Customer.id == Task.customer_id).where(*_WHERE)
-          .order_by(*_keys[:3], _keys[3].desc().nulls_last(), *_keys[4:])
-          .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-          .subquery("items"))
-_usable = (PrepaidCard.customer_id == _items.c.customer_id, PrepaidCard.status == "open",
-           PrepaidCard.expires_on.is_(None) | (PrepaidCard.expires_on >= _day))
-# The page's own rows, then per row (the fifty only, by index): her usable prepaid cards and
-# the store's own SMS text for the kind (none: the default).
-_PAGE = (select(*(c for c in _items.c if c.name not in {k.name for k in _keys}),
-                select(func.sum(PrepaidCard.sessions_total - PrepaidCard.sessions_used))
-                .where(*_usable).scalar_subquery().label("sessions_left"),
-                select(func.sum(PrepaidCard.balance_fen)).where(*_usable)
-                .scalar_subquery().label("balance_fen"),
-                select(MessageTemplate.body).where(
-                    MessageTemplate.store_id == _store,
-                    MessageTemplate.kind == _items.c.kind, MessageTemplate.channel == "sms")
-                .scalar_subquery().label("sms_body"))
-         .order_by(*(_items.c[f"k{i}"] for i in range(3)), _items.c.k3.desc().nulls_last(),
-                   *(_items.c[f"k{i}"] for i in range(4, len(_ORDER)))))
+_planned = on_plan()
+
+
+def _where(everywhere):
+    return ((() if everywhere else (Task.store_id == _store,))
+            + (Task.staff_id == bindparam("staff"),
+               or_(Task.due_on == _day,
+                   and_(Task.due_on < _day, Task.due_on >= _since, Task.status == OPEN,
+                        Task.kind.not_in(DAILY_KINDS)))))
+
+
+def _summary(everywhere):
+    today = Task.due_on == _day
+    return select(
+        func.count(case((today, 1))).label("total"),
+        func.count(case((and_(today, Task.status == DONE), 1))).label("done"),
+        func.count(case((and_(today, Task.status == OPEN, Task.kind == "red_flag"), 1)))
+        .label("red"),
+        func.count(case((Task.due_on < _day, 1))).label("overdue"),
+        func.count(case((and_(today, _planned), 1))).label("plan_total"),
+        func.count(case((and_(today, _planned, Task.status == DONE), 1))).label("plan_done"),
+        func.count(case((and_(today, not_(_planned)), 1))).label("more_total"),
+        func.count(case((and_(today, not_(_planned), Task.status == OPEN), 1)))
+        .label("more_open")).where(*_where(everywhere))
+
+
+# Order: the plan before the rest; in each, what can't wait, then red flags, then touches
+# (open before done in each group); by kind, today's before overdue; red flags in the turn
+# the day's run gave them (older lists: freshest dormancy first), touches key customers first
+# and longest without contact first; then by name. All in SQL, so a page is a LIMIT.
+_group = case((Task.kind == "red_flag", 1), (Task.kind == "relationship_touch", 2), else_=0)
+_ORDER = ((case((_planned, 0), else_=1), False), (_group, False),
+          (case((Task.status == DONE, 1), else_=0), False),
+          (case({kind: i for i, kind in enumerate(ORDER)}, value=Task.kind, else_=len(ORDER)),
+           False),
+          (case((Task.due_on == _day, 0), else_=1), False),
+          (case((Task.kind == "red_flag", Task.detail["turn"].as_integer()),
+                (Task.kind == "relationship_touch", case((Customer.is_key, 0), else_=1)),
+                else_=None), "last"),
+          (case((Task.kind == "red_flag", Customer.last_visit_at), else_=None), "desc"),
+          (case((Task.kind == "relationship_touch", Customer.last_contact_at), else_=None),
+           "first"),
+          (Customer.greeting_name, False), (Task.id, False))
+
+
+def _ordered(columns):
+    out = []
+    for column, (_expr, how) in zip(columns, _ORDER):
+        out.append(column.asc().nulls_last() if how == "last" else
+                   column.desc().nulls_last() if how == "desc" else
+                   column.asc().nulls_first() if how == "first" else column)
+    return out
+
+
+def _page(everywhere, part):
+    keys = [expr.label(f"k{i}") for i, (expr, _how) in enumerate(_ORDER)]
+    where = _where(everywhere) + ((_planned,) if part == PLAN else
+                                  (not_(_planned),) if part == MORE else ())
+    items = (select(Task.id, Task.kind, Task.status, Task.due_on, Task.detail, Task.store_id,
+                    Customer.id.label("customer_id"), Customer.greeting_name, Customer.phone,
+                    Customer.is_key,
+                    # what "days since" counts from: the last visit, or joining if she never came
+                    type_coerce(func.coalesce(Customer.last_visit_at, Customer.created_at),
+                                UTCDateTime).label("since"),
+                    Customer.last_visit_at.is_(None).label("never"), *keys)
+             .join(Customer, Customer.id == Task.customer_id).where(*where)
+             .order_by(*_ordered(keys))
+             .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+             .subquery("items"))
+    usable = (PrepaidCard.customer_id == items.c.customer_id, PrepaidCard.status == "open",
+              PrepaidCard.expires_on.is_(None) | (PrepaidCard.expires_on >= _day))
+    # The page's own rows, then per row (the fifty only, by index): her usable prepaid cards
+    # and the store's own SMS text for the kind (none: the default).
+    return (select(*(c for c in items.c if c.name not in {k.name for k in keys}),
+                   select(func.sum(PrepaidCard.sessions_total - PrepaidCard.sessions_used))
+                   .where(*usable).scalar_subquery().label("sessions_left"),
+                   select(func.sum(PrepaidCard.balance_fen)).where(*usable)
+                   .scalar_subquery().label("balance_fen"),
+                   select(MessageTemplate.body).where(
+                       MessageTemplate.store_id == items.c.store_id,
+                       MessageTemplate.kind == items.c.kind, MessageTemplate.channel == "sms")
+                   .scalar_subquery().label("sms_body"))
+            .order_by(*_ordered([items.c[f"k{i}"] for i in range(len(_ORDER))])))
+
+
+_SUMMARY = _summary(False)
+_PAGE = _page(False, ALL)  # the whole day's list, as the export and the bench read it
+_STATEMENTS = {(everywhere, part): _page(everywhere, part) if part != ALL or everywhere else _PAGE
+               for everywhere in (False, True) for part in (PLAN, MORE, ALL)}
+_SUMMARIES = {False: _SUMMARY, True: _summary(True)}
 
 
 def list_params(store, staff_id, day, today):
@@ -80,27 +133,30 @@ def list_params(store, staff_id, day, today):
     return {"store": store.id, "staff": staff_id, "day": day, "since": since}
 
 
-def list_summary(params):
-    total, done, red, overdue = db.session.execute(_SUMMARY, params).one()
-    return {"total": total, "done": done, "red": red, "overdue": overdue}
+def list_summary(params, everywhere=False):
+    return dict(db.session.execute(_SUMMARIES[everywhere], params).one()._mapping)
 
 
-def list_page(params, page=1):
-    """One page of the list as plain rows (no ORM objects: a view only reads them)."""
-    return db.session.execute(_PAGE, {**params, "limit": PAGE_SIZE,
-                                      "offset": (page - 1) * PAGE_SIZE}).all()
+def list_page(params, page=1, part=ALL, everywhere=False):
+    """One page of the list (the plan, the rest, or all of it) as plain rows."""
+    return db.session.execute(_STATEMENTS[everywhere, part],
+                              {**params, "limit": PAGE_SIZE,
+                               "offset": (page - 1) * PAGE_SIZE}).all()
 
 
 class Row(NamedTuple):
     """What the page shows of one item (a tuple: attribute reads in the template are cheap)."""
     id: int
     kind: str
+    group: str
     done: bool
     overdue: bool
     due_on: date
     customer_id: int
     name: str
-    days: int
+    key: bool  # a key customer, marked on red flags (they come first)
+    count: str  # the one day count, labelled (count_label)
+    red: bool
     reason: str
     prepaid: tuple | None
     tel: str | None
@@ -108,48 +164,85 @@ class Row(NamedTuple):
     handout_id: int | None
     promise_id: int | None
     complaint_id: int | None
+    store: str | None  # the owner's list: the item's store
+    elsewhere: int | None  # the owner's list: a store to switch to before logging
     has_form: bool  # a form with this session's CSRF token: rendered each time, never kept
 
 
-def _render_day(store, day):
+def _rows(items, store, day, today, stores):
+    tr, tz, locale = memo_gettext(), store.tz, get_locale()
+    bodies = {}
+
+    def sms_body(store_id):
+        if store_id not in bodies:
+            bodies[store_id] = sms_bodies(current_user, stores.get(store_id, store), today)
+        return bodies[store_id]
+
+    def birthday(iso):
+        return format_skeleton("MMMd", date.fromisoformat(iso), locale=locale)
+
+    rows = []
+    for item in items:
+        detail = item.detail or {}
+        done = item.status == DONE
+        handout, promise = detail.get("handout_id"), detail.get("promise_id")
+        elsewhere = item.store_id if stores and item.store_id != store.id else None
+        days = (today - item.since.astimezone(tz).date()).days
+        rows.append(Row(
+            item.id, item.kind, GROUPS.get(item.kind, "due"), done, item.due_on < day,
+            item.due_on, item.customer_id, item.greeting_name,
+            item.kind == "red_flag" and bool(item.is_key),
+            count_label(item.kind, detail, days, item.never, birthday, tr),
+            item.kind == "red_flag" and days >= store.dormant_after_days,
+            why(item.kind, detail, tr),
+            (item.sessions_left or 0, item.balance_fen or 0)
+            if (item.sessions_left or 0) > 0 or (item.balance_fen or 0) > 0 else None,
+            tel_href(item.phone),
+            sms_link(item.phone, sms_body(item.store_id)(
+                item.kind, item.greeting_name, detail.get("gift", ""), own=item.sms_body))
+            if can_text(item.phone) else None,
+            handout, promise, detail.get("complaint_id"),
+            stores[item.store_id].name if stores and item.store_id in stores else None,
+            elsewhere,
+            day == today and not done and bool(handout or promise or elsewhere)))
+    return rows
+
+
+def _render_day(store, day, part=PLAN):
     today = store.today()
     if day > today:
         abort(404)
+    everywhere = current_user.is_owner  # her own list: her items in every store
     if day == today:
-        ensure_day(store, day)
+        for each in (accessible_stores() if everywhere else (store,)):
+            ensure_day(each, day)
         store = current_store()
+    stores = {s.id: s for s in accessible_stores()} if everywhere else {}
     params = list_params(store, current_user.id, day, today)
-    summary = list_summary(params)
-    page = request.args.get("page", 1, type=int) or 1
-    pages = max(1, -(-(summary["total"] + summary["overdue"]) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    items = list_page(params, page)
-    sms_body = sms_bodies(current_user, store, today)
-    tr = memo_gettext()
-    tz, dormant_after, is_today = store.tz, store.dormant_after_days, day == today
-    rows = []
-    for (task_id, kind, status, due_on, detail, customer_id, name, phone, since,
-         sessions, balance, own_sms) in items:
-        detail = detail or {}
-        done = status == DONE
-        handout, promise = detail.get("handout_id"), detail.get("promise_id")
-        rows.append(Row(
-            task_id, kind, done, due_on < day, due_on, customer_id, name,
-            (today - since.astimezone(tz).date()).days, reason(kind, detail, tr),
-            (sessions or 0, balance or 0) if (sessions or 0) > 0 or (balance or 0) > 0 else None,
-            tel_href(phone),
-            sms_link(phone, sms_body(kind, name, detail.get("gift", ""), own=own_sms))
-            if can_text(phone) else None,
-            handout, promise, detail.get("complaint_id"),
-            is_today and not done and bool(handout or promise)))
-    return render_template("tasks/today.html", rows=rows, store=store, day=day, today=today,
-                           summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
-                           page=page, pages=pages, page_size=PAGE_SIZE,
-                           dormant_after=dormant_after, kind_names=labels.KINDS,
-                           cards=" ".join(f"/customers/{row.customer_id}" for row in rows),
-                           days_format=_("%(days)d d", days=0).replace("0", "%d", 1),
-                           previous=day - timedelta(days=1),
-                           following=day + timedelta(days=1) if day < today else None)
+    summary = list_summary(params, everywhere)
+    listed = summary["plan_total"] + summary["overdue"] if part == PLAN else summary["more_total"]
+    pages = max(1, -(-listed // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = _rows(list_page(params, page, part, everywhere), store, day, today, stores)
+    base = url_for("tasks.today") if day == today else url_for("tasks.day", day=day.isoformat())
+    more = url_for("tasks.today_more") if day == today else url_for("tasks.day_more",
+                                                                    day=day.isoformat())
+    here = base if part == PLAN else more
+    more_pages = max(1, -(-summary["more_total"] // PAGE_SIZE))
+    # Today's other pages, for the phone to keep for offline use (the service worker).
+    lists = ([f"{base}?page={n}" for n in range(2, pages + 1)]
+             + [more] + [f"{more}?page={n}" for n in range(2, more_pages + 1)]
+             if summary["more_total"] else [f"{base}?page={n}" for n in range(2, pages + 1)])
+    return render_template(
+        "tasks/today.html" if part == PLAN else "tasks/more.html", rows=rows, store=store,
+        day=day, today=today, summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
+        page=page, pages=pages, page_size=PAGE_SIZE, here=here, more=more, base=base,
+        kind_names=labels.KINDS, target=store.daily_contact_target, everywhere=everywhere,
+        rated=RATED_OUTCOMES,
+        cards=" ".join(f"/customers/{row.customer_id}" for row in rows if not row.elsewhere),
+        lists=" ".join(lists) if day == today and part == PLAN and page == 1 else None,
+        previous=day - timedelta(days=1),
+        following=day + timedelta(days=1) if day < today else None)
 
 
 @bp.route("/today")
@@ -159,11 +252,42 @@ def today():
     return _render_day(store, store.today())
 
 
+@bp.route("/today/more")
+@login_required
+def today_more():
+    store = current_store()
+    return _render_day(store, store.today(), MORE)
+
+
+def _parse(day):
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+
+
 @bp.route("/<day>")
 @login_required
 def day(day):
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
+    return _render_day(current_store(), _parse(day))
+
+
+@bp.route("/<day>/more")
+@login_required
+def day_more(day):
+    return _render_day(current_store(), _parse(day), MORE)
+
+
+@bp.post("/store")
+@login_required
+def switch_store():
+    """The owner's list spans her stores; logging an item of another store starts by viewing
+    that store (as Manage → store does), and brings her back to the item."""
+    if not current_user.is_owner:
+        abort(403)
+    store = db.session.get(Store, request.form.get("store_id", type=int) or 0)
+    if store is None:
         abort(404)
-    return _render_day(current_store(), parsed)
+    session["store_id"] = store.id
+    task = request.form.get("task_id", type=int)
+    return redirect(url_for("tasks.today") + (f"#t{task}" if task else ""))
