@@ -313,6 +313,132 @@ def test_a_server_error_on_one_entry_never_holds_back_the_others(live, phone):
     assert _stored_notes(app) == ["first", "second", "third"]
 
 
+def _summary(page):
+    """The figures at the top of Today, as she reads them (the first number of each)."""
+    return page.evaluate("""() => {
+        const n = s => { const e = document.querySelector(s);
+                         return e ? (e.textContent.match(/\\d+/) || [null])[0] : null; };
+        return {done: n('[data-done]'), total: n('[data-total]'), red: n('[data-red]'),
+                progress: document.querySelector('progress.progress').value};
+    }""")
+
+
+def test_the_log_panel_sends_what_she_entered_with_the_outcome(live, phone):
+    """Finding 2: the outcome tap saved before the rating, note and follow-up folded below it,
+    and a "no answer" went out with a 4/5 rating. Now what she enters comes first and the
+    outcome tap sends it; a rating only goes with an outcome where she spoke with her."""
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json)
+            if r.url.endswith("/api/contacts") and r.method == "POST" else None)
+    _sign_in(page, base)
+    task = page.locator("li.task").nth(0)
+    task.locator("[data-log-open]").click()
+    form = task.locator("form[data-log-form]")
+    # What she may add comes before the outcome buttons that save.
+    assert form.evaluate("f => !!(f.querySelector('details.more').compareDocumentPosition("
+                         "f.querySelector('.outcomes')) & Node.DOCUMENT_POSITION_FOLLOWING)")
+    form.locator("details.more > summary").click()
+    form.locator('label.seg-opt:has(input[name="satisfaction"][value="4"])').click()
+    form.locator('textarea[name="notes"]').fill("想做补水")
+    tomorrow = page.evaluate("document.querySelector('input[name=next_follow_up_on]').min")
+    form.locator('input[name="next_follow_up_on"]').fill(tomorrow)
+    form.locator('button[name="outcome"][value="reached"]').click()
+    _outbox_is(page, 0)
+    # No answer: the rating she tapped by mistake is not sent, the note is.
+    task = page.locator("li.task").nth(1)
+    task.locator("[data-log-open]").click()
+    form = task.locator("form[data-log-form]")
+    form.locator("details.more > summary").click()
+    form.locator('label.seg-opt:has(input[name="satisfaction"][value="5"])').click()
+    form.locator('input[name="suggestions"]').fill("早点开门")
+    form.locator('textarea[name="notes"]').fill("没人接")
+    form.locator('button[name="outcome"][value="no_answer"]').click()
+    _outbox_is(page, 0)
+    assert [(b["outcome"], b.get("satisfaction"), b.get("suggestions"), b.get("notes"))
+            for b in sent] == [("reached", "4", None, "想做补水"),
+                               ("no_answer", None, None, "没人接")]
+    with app.app_context():
+        stored = {c.outcome: (c.satisfaction, c.notes, c.next_follow_up_on)
+                  for c in db.session.scalars(db.select(Contact))}
+    assert stored["reached"][:2] == (4, "想做补水") and stored["reached"][2].isoformat() == tomorrow
+    assert stored["no_answer"] == (None, "没人接", None)
+
+
+def test_counts_move_as_she_logs_online_and_offline(live, phone):
+    """Finding 3: "0/139 done" and the red-flag count stayed put until a reload."""
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page.reload()
+    before = _summary(page)
+    assert before["done"] == "0"
+    _log(page, 0)
+    _outbox_is(page, 0)
+    assert _eventually(page, "document.querySelector('[data-done]').textContent.trim() === '1'")
+    total, red = int(before["total"]), int(before["red"])
+    assert _summary(page) == {"done": "1", "total": str(total), "red": str(red - 1),
+                              "progress": 1}
+    # Once the server has it, the copy of Today kept for offline use is renewed.
+    assert _eventually(page, "caches.open('kq-pages-v1').then(c => c.match('/tasks/today'))"
+                             ".then(r => r && r.text()).then(t => !!t && t.includes("
+                             "'<strong data-done>1</strong>'))")
+    phone.set_offline(True)
+    _log(page, 1)
+    assert _eventually(page, "document.querySelector('[data-done]').textContent.trim() === '2'")
+    assert _summary(page)["red"] == str(red - 2)
+    # The page as kept offline, with the entry still waiting: the same counts.
+    page.reload()
+    assert _eventually(page, "document.querySelector('[data-done]').textContent.trim() === '2'")
+    assert _summary(page)["red"] == str(red - 2)
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _outbox_is(page, 0)
+    page.reload()
+    assert _summary(page) == {"done": "2", "total": str(total), "red": str(red - 2),
+                              "progress": 2}
+
+
+def test_what_today_lists_is_there_offline_with_every_card(live, phone):
+    """Finding 6: only cards opened while online loaded offline, and the rest of the list was
+    not kept. After Today loads online, the backlog page and the card of every listed customer
+    are kept: offline, a card never opened before shows."""
+    app, base = live
+    world = _world(app)
+    with app.app_context():
+        load(Store, world.store1).daily_contact_target = 2  # the others wait on "more"
+        db.session.commit()
+    page = phone.new_page()
+    _sign_in(page, base)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    page.reload()
+    planned = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
+                            ".map(a => a.dataset.customer)")
+    page.goto(base + "/tasks/today/more")
+    later = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
+                          ".map(a => a.dataset.customer)")
+    assert later and not set(later) & set(planned)
+    page.goto(base + "/tasks/today")  # Today is where the phone keeps the day
+    cards = [f"/customers/{c}" for c in planned + later]
+    assert _eventually(page, "cards => caches.open('kq-pages-v1').then(c => Promise.all("
+                             "cards.map(p => c.match(p)))).then(r => r.every(Boolean))",
+                       cards, timeout=30), cards
+    phone.set_offline(True)
+    for customer in (later[-1], planned[0]):  # neither opened before
+        page.goto(f"{base}/customers/{customer}")
+        with app.app_context():
+            name = load(Customer, int(customer)).name
+        assert name in page.content()
+    page.goto(base + "/tasks/today/more")
+    assert page.locator("li.task").count() == len(later)
+    page.goto(base + "/tasks/today")
+    assert page.locator("li.task").count() == len(planned)
+
+
 def _navigation_world(app):
     """The browser world, with a referrer, points and a logged contact on the first sleeper's
     card (name links in three places) and a colleague's customer in the store."""

@@ -1,12 +1,18 @@
 // Keqing service worker.
 // - The app shell is precached under a versioned name; older shells are removed on activation.
-// - Today's checklist and today's customers' cards: network first, the last copy when offline.
-//   Nothing else personal is kept, and those pages are deleted on sign-out.
+// - Today's lists (the plan, "more" and their pages) and the cards of every customer they list:
+//   network first, the last copy when offline. When Today opens, the phone fetches the day's
+//   other pages and the listed cards it has no fresh copy of, so that offline she can open any
+//   of them, also one she never opened. Nothing else personal is kept, and those pages are
+//   deleted on sign-out.
 // - Any other page offline: the offline page.
-const VERSION = "kq-shell-v8";
+const VERSION = "kq-shell-v9";
 const PAGES = "kq-pages-v1";
-const TODAY = "/tasks/today";
 const ALLOWED = "/__today-customers";
+const LIST = /^\/tasks\/today(\/more)?$/;
+const CARD = /^\/customers\/\d+$/;
+const LIST_FRESH = 60 * 1000; // a list kept less than a minute ago is not fetched again
+const CARD_FRESH = 3 * 60 * 60 * 1000;
 const SHELL = [
   "/offline",
   "/static/css/app.css",
@@ -28,27 +34,43 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// A list's key keeps its page number (?page=2); a card has none.
+function keyOf(url) {
+  if (LIST.test(url.pathname) && (url.search === "" || /^\?page=\d{1,4}$/.test(url.search))) {
+    return url.pathname + url.search;
+  }
+  if (CARD.test(url.pathname) && url.search === "") return url.pathname;
+  return null;
+}
+
 async function allowedCards() {
   const cache = await caches.open(PAGES);
   const hit = await cache.match(ALLOWED);
   return hit ? new Set(await hit.json()) : new Set();
 }
 
-async function keepable(path) {
-  if (path === TODAY) return true;
-  if (!/^\/customers\/\d+$/.test(path)) return false;
-  return (await allowedCards()).has(path);
+async function keepable(url) {
+  const key = keyOf(url);
+  if (key === null) return null;
+  if (LIST.test(url.pathname)) return key;
+  return (await allowedCards()).has(key) ? key : null;
 }
 
-async function networkFirst(request, path) {
+// A signed-in answer for that very page (not the sign-in page it was redirected to).
+function isPage(response, key) {
+  if (!response.ok || response.redirected) return false;
+  const url = new URL(response.url);
+  return url.pathname + url.search === key;
+}
+
+async function networkFirst(request, key) {
   const cache = await caches.open(PAGES);
   try {
     const response = await fetch(request);
-    const signedIn = response.ok && !response.redirected && new URL(response.url).pathname === path;
-    if (signedIn) await cache.put(path, response.clone());
+    if (isPage(response, key)) await cache.put(key, response.clone());
     return response;
   } catch (error) {
-    return (await cache.match(path)) || (await caches.match("/offline"));
+    return (await cache.match(key)) || (await caches.match("/offline"));
   }
 }
 
@@ -58,7 +80,8 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
     event.respondWith((async () => {
-      if (!url.search && (await keepable(url.pathname))) return networkFirst(request, url.pathname);
+      const key = await keepable(url);
+      if (key !== null) return networkFirst(request, key);
       try {
         return await fetch(request);
       } catch (error) {
@@ -72,19 +95,75 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+function age(response) {
+  const when = Date.parse(response.headers.get("date") || "");
+  return Number.isNaN(when) ? Infinity : Date.now() - when;
+}
+
+// The kept copy of a page, fetched again when older than `fresh`: { copy, reached } where
+// copy is null when there is none, and reached is false when the network did not answer or
+// the session has ended (a redirect to the sign-in page). Throws nothing.
+async function kept(cache, key, fresh) {
+  const hit = await cache.match(key);
+  if (hit && age(hit) < fresh) return { copy: hit, reached: true };
+  try {
+    const response = await fetch(key, { credentials: "same-origin" });
+    if (isPage(response, key)) {
+      await cache.put(key, response.clone());
+      return { copy: response, reached: true };
+    }
+    return { copy: hit || null, reached: !response.redirected };
+  } catch (error) {
+    return { copy: hit || null, reached: false };
+  }
+}
+
+function cardsIn(html) {
+  const found = /data-today-cards="([^"]*)"/.exec(html);
+  return found ? found[1].split(" ").filter((p) => CARD.test(p)) : [];
+}
+
+async function keepToday(data) {
+  const cache = await caches.open(PAGES);
+  const keep = new Set(data.cards.filter((p) => CARD.test(p)));
+  const lists = (Array.isArray(data.lists) ? data.lists : [])
+    .filter((p) => keyOf(new URL(p, self.location.origin)) === p);
+  for (const list of lists) {
+    const { copy } = await kept(cache, list, LIST_FRESH);
+    if (copy) cardsIn(await copy.clone().text()).forEach((p) => keep.add(p));
+  }
+  // Today's customers: their cards may be kept; other days' copies are dropped.
+  await cache.put(ALLOWED, new Response(JSON.stringify([...keep]), { headers: { "Content-Type": "application/json" } }));
+  for (const request of await cache.keys()) {
+    const path = new URL(request.url).pathname;
+    if (CARD.test(path) && !keep.has(path)) await cache.delete(request);
+  }
+  // One at a time: the salon's server is small, and she is using the page meanwhile.
+  for (const path of keep) {
+    const hit = await cache.match(path);
+    if (hit && age(hit) < CARD_FRESH) continue;
+    if (!(await kept(cache, path, CARD_FRESH)).reached) break; // offline or signed out: stop
+  }
+}
+
+let keeping = Promise.resolve();
+
 self.addEventListener("message", (event) => {
   const data = event.data || {};
   if (data.type === "today" && Array.isArray(data.cards)) {
-    // Today's customers: their cards may be kept; yesterday's copies are dropped.
-    event.waitUntil((async () => {
+    keeping = keeping.then(() => keepToday(data)).catch(() => {});
+    event.waitUntil(keeping);
+  }
+  if (data.type === "refresh" && Array.isArray(data.paths)) {
+    // What she logged has reached the server: the kept lists say so too.
+    keeping = keeping.then(async () => {
       const cache = await caches.open(PAGES);
-      const keep = new Set(data.cards.filter((p) => /^\/customers\/\d+$/.test(p)));
-      await cache.put(ALLOWED, new Response(JSON.stringify([...keep]), { headers: { "Content-Type": "application/json" } }));
-      for (const request of await cache.keys()) {
-        const path = new URL(request.url).pathname;
-        if (path.startsWith("/customers/") && !keep.has(path)) await cache.delete(request);
+      for (const path of new Set(data.paths)) {
+        const key = keyOf(new URL(path, self.location.origin));
+        if (key !== null && LIST.test(new URL(path, self.location.origin).pathname)) await kept(cache, key, 0);
       }
-    })());
+    }).catch(() => {});
+    event.waitUntil(keeping);
   }
   if (data.type === "sign-out") event.waitUntil(caches.delete(PAGES));
 });

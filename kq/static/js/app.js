@@ -1,4 +1,5 @@
-// Keqing's own small script: registers the service worker; "tick all" boxes. No framework.
+// Keqing's own small script: registers the service worker; Today's log panel and counts;
+// "tick all" boxes. No framework.
 (function () {
   "use strict";
   if ("serviceWorker" in navigator) {
@@ -6,14 +7,20 @@
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
     });
   }
-  // Today's page tells the service worker whose cards may be kept for offline reading.
-  var today = document.querySelector("[data-today-cards]");
-  if (today && "serviceWorker" in navigator) {
+  function tellWorker(message) {
+    if (!("serviceWorker" in navigator)) return;
     navigator.serviceWorker.ready.then(function (registration) {
-      var cards = today.getAttribute("data-today-cards").split(" ").filter(Boolean);
-      if (registration.active) registration.active.postMessage({ type: "today", cards: cards });
+      if (registration.active) registration.active.postMessage(message);
     });
   }
+  // Today's plan tells the service worker what to keep for offline use: the cards of the
+  // customers listed here and the day's other pages (with the cards listed on them).
+  var today = document.querySelector("[data-today-lists]");
+  if (today) {
+    var words = function (name) { return (today.getAttribute(name) || "").split(" ").filter(Boolean); };
+    tellWorker({ type: "today", cards: words("data-today-cards"), lists: words("data-today-lists") });
+  }
+
   // Log on Today: one copy of the form (from its <template>) under the item tapped.
   document.addEventListener("click", function (event) {
     var open = event.target.closest && event.target.closest("[data-log-open]");
@@ -30,9 +37,99 @@
     form.querySelector('[name="csrf_token"]').value = token ? token.content : "";
     form.querySelector('[name="client_id"]').value = window.crypto && crypto.randomUUID ? crypto.randomUUID() : "";
     form.setAttribute("data-inline", "");
+    // A satisfaction callback is about the rating: it is open from the start.
+    if (item.classList.contains("kind-satisfaction")) form.querySelector("details.more").open = true;
     item.appendChild(form);
     open.classList.add("is-open");
   });
+
+  // The outcome tap sends what she entered with it; a rating and her suggestions only with an
+  // outcome where she spoke with the customer (the server drops them otherwise too). This runs
+  // before the outbox reads the form (capture phase).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-log-form]")) return;
+    var outcome = event.submitter && event.submitter.name === "outcome" ? event.submitter.value : "";
+    var rated = (form.getAttribute("data-rated") || "").split(" ");
+    if (rated.indexOf(outcome) >= 0) return;
+    form.querySelectorAll('input[name="satisfaction"]').forEach(function (box) { box.checked = false; });
+    var suggestions = form.querySelector('[name="suggestions"]');
+    if (suggestions) suggestions.value = "";
+  }, true);
+
+  // The counts at the top move as she logs, also offline: each item carries the state the
+  // server rendered (data-state); the figures are the server's plus what changed since. A
+  // contact closes every open item of hers for that customer, so those on the page follow.
+  var summary = document.querySelector("[data-summary]");
+  var lists = document.querySelectorAll("[data-list]");
+  if (summary && lists.length) {
+    var figures = {};
+    ["done", "red", "overdue", "left"].forEach(function (name) {
+      var el = summary.querySelector("[data-" + name + "]");
+      var number = el && el.textContent.match(/\d+/);
+      if (number) figures[name] = { el: el, base: parseInt(number[0], 10) };
+    });
+    var progress = summary.querySelector("progress");
+    var recount = function () {
+      var change = { done: 0, red: 0, overdue: 0, left: 0 };
+      document.querySelectorAll("[data-list] li.task").forEach(function (item) {
+        var was = item.getAttribute("data-state") === "done";
+        var now = item.classList.contains("is-done");
+        if (was === now) return;
+        var step = now ? 1 : -1;
+        var plan = item.closest("[data-list]").getAttribute("data-list") === "plan";
+        var overdue = item.classList.contains("is-overdue");
+        if (plan && !overdue) change.done += step;
+        if (!plan) change.left -= step;
+        if (overdue) change.overdue -= step;
+        else if (item.classList.contains("kind-red_flag")) change.red -= step;
+      });
+      Object.keys(figures).forEach(function (name) {
+        var f = figures[name];
+        var value = String(Math.max(0, f.base + change[name]));
+        f.el.textContent = f.el.textContent.replace(/\d+/, value);
+        if (name === "done" && progress) progress.value = Number(value);
+      });
+    };
+    var follow = function (item) {
+      var customer = item.getAttribute("data-customer");
+      var saved = item.classList.contains("is-saved");
+      document.querySelectorAll('[data-list] li.task[data-customer="' + customer + '"]').forEach(function (other) {
+        if (other === item) return;
+        if (saved && !other.classList.contains("is-done")) {
+          other.setAttribute("data-closed-by", item.id);
+          other.classList.add("is-done");
+        } else if (!saved && other.getAttribute("data-closed-by") === item.id) {
+          other.removeAttribute("data-closed-by");
+          other.classList.remove("is-done");
+        }
+      });
+    };
+    var refreshing = null;
+    var keepFresh = function () {
+      // Once what she logged has reached the server, the copy kept for offline use is renewed.
+      if (refreshing || !window.kqOutbox || navigator.onLine === false) return;
+      refreshing = Promise.resolve(window.kqOutbox.sync()).then(function () {
+        refreshing = null;
+        tellWorker({ type: "refresh", paths: [location.pathname + location.search, "/tasks/today"] });
+      }, function () { refreshing = null; });
+    };
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        var item = change.target;
+        if (item.matches && item.matches("li.task") && !item.hasAttribute("data-closed-by")) {
+          var old = " " + (change.oldValue || "") + " ";
+          if ((old.indexOf(" is-saved ") >= 0) !== item.classList.contains("is-saved")) {
+            follow(item);
+            if (item.classList.contains("is-saved")) keepFresh();
+          }
+        }
+      });
+      recount();
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true });
+    recount();
+  }
+
   document.addEventListener("change", function (event) {
     var box = event.target;
     var name = box && box.getAttribute && box.getAttribute("data-check-all");
