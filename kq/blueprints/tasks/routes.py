@@ -53,10 +53,8 @@ def _summary(everywhere):
         .label("red"),
         func.count(case((Task.due_on < _day, 1))).label("overdue"),
         func.count(case((and_(today, _planned), 1))).label("plan_total"),
-        func.count(case((and_(today, _planned, Task.status == DONE), 1))).label("plan_done"),
-        func.count(case((and_(today, not_(_planned)), 1))).label("more_total"),
-        func.count(case((and_(today, not_(_planned), Task.status == OPEN), 1)))
-        .label("more_open")).where(*_where(everywhere))
+        func.count(case((and_(today, Task.status == DONE, _planned), 1))).label("plan_done")
+    ).where(*_where(everywhere))
 
 
 # Order: the plan before the rest; in each, what can't wait, then red flags, then touches
@@ -134,7 +132,13 @@ def list_params(store, staff_id, day, today):
 
 
 def list_summary(params, everywhere=False):
-    return dict(db.session.execute(_SUMMARIES[everywhere], params).one()._mapping)
+    """The day's counts: all of it (total, done, open red flags, overdue), the plan's, and what
+    waits on "more" (the rest of the day's items, all of them not on the plan)."""
+    summary = dict(db.session.execute(_SUMMARIES[everywhere], params).one()._mapping)
+    summary["more_total"] = summary["total"] - summary["plan_total"]
+    summary["more_open"] = (summary["more_total"]
+                            - (summary["done"] - summary["plan_done"]))
+    return summary
 
 
 def list_page(params, page=1, part=ALL, everywhere=False):
