@@ -520,3 +520,25 @@ def test_a_newer_sheet_updates_her_opening_record_in_place(app, store_with_staff
         assert len(visits) == 1 and visits[0].visits_counted == 5
         assert (liu.visit_count, liu.total_spent_fen) == (5, 150000)
         assert store.local_date(liu.last_visit_at) == date(2026, 10, 1)
+
+
+def test_a_lost_import_can_be_tried_again_and_a_busy_one_cannot(app, login, store_with_staff):
+    from datetime import timedelta
+
+    from kq.models import utcnow
+
+    client = login("manager")
+    url = _upload(client, messy_workbook()).headers["Location"]
+    import_id = int(url.rstrip("/").split("/")[-1])
+    # Not failed, not lost: trying again changes nothing.
+    client.post(f"{url}/retry")
+    with app.app_context():
+        assert db.session.get(ImportJob, import_id).status == "previewed"
+        job = db.session.get(ImportJob, import_id)
+        job.status, job.started_at = "importing", utcnow() - timedelta(hours=2)  # worker died
+        db.session.commit()
+    page = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "stopped without finishing" in page
+    client.post(f"{url}/retry")
+    with app.app_context():
+        assert db.session.get(ImportJob, import_id).status == "previewed"

@@ -12,8 +12,8 @@ from kq.auth import manager_required
 from kq.blueprints.manager import bp
 from kq.extensions import db
 from kq.masking import national
-from kq.models import ImportJob, utcnow
-from kq.models.imports import FAILED, IMPORTED, IMPORTING, PREVIEWED, PREVIEWING
+from kq.models import ImportJob
+from kq.models.imports import IMPORTING, PREVIEWING
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
 from kq.services.importing import describe
@@ -104,7 +104,6 @@ def _progress(job):
 @manager_required
 def import_mapping(import_id):
     job = get_or_404(ImportJob, import_id)
-    import_id = job.id
     chosen = {}
     for table in (job.preview or {}).get("tables", []):
         index = str(table["index"])
@@ -117,38 +116,34 @@ def import_mapping(import_id):
             if value.isascii() and value.isdigit() and int(value) < len(table["headers"]):
                 mapping[field] = int(value)
         chosen[index] = {"kind": kind, "mapping": mapping}
-    try:
-        uploads.choose(job, chosen)
-    except ServiceError as refused:
-        flash(_refusal(refused.code), "error")
-        return redirect(url_for("manager.import_show", import_id=job.id))
-    uploads.enqueue(job, "preview_import")
-    return redirect(url_for("manager.import_show", import_id=import_id))
+    return _advance(job, lambda: uploads.choose(job, chosen), "preview_import")
 
 
 @bp.post("/import/<int:import_id>/confirm")
 @manager_required
 def import_confirm(import_id):
     job = get_or_404(ImportJob, import_id)
-    try:
-        uploads.confirm(job, request.form.get("sha256", ""))
-    except ServiceError as refused:
-        flash(_refusal(refused.code), "error")
-        return redirect(url_for("manager.import_show", import_id=job.id))
-    uploads.enqueue(job, "run_import")
-    return redirect(url_for("manager.import_show", import_id=import_id))
+    return _advance(job, lambda: uploads.confirm(job, request.form.get("sha256", "")),
+                    "run_import")
 
 
 @bp.post("/import/<int:import_id>/retry")
 @manager_required
 def import_retry(import_id):
     job = get_or_404(ImportJob, import_id)
-    if not (job.status == FAILED or uploads.is_lost(job)):
-        return redirect(url_for("manager.import_show", import_id=job.id))
-    job.status, job.error, job.progress = PREVIEWING, None, 0
-    job.started_at = utcnow()
-    db.session.commit()
-    uploads.enqueue(job, "preview_import")
+    return _advance(job, lambda: uploads.retry(job), "preview_import")
+
+
+def _advance(job, step, job_name):
+    """Move the import on one step (a service call that commits), then queue the job that
+    does the work; a refusal is said on its page instead."""
+    import_id = job.id
+    try:
+        step()
+    except ServiceError as refused:
+        flash(_refusal(refused.code), "error")
+    else:
+        uploads.enqueue(job, job_name)
     return redirect(url_for("manager.import_show", import_id=import_id))
 
 
@@ -175,5 +170,3 @@ def _safe(text):
     """A cell Excel must not run as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
-
-__all__ = ["IMPORTED", "PREVIEWED"]

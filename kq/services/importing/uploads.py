@@ -90,6 +90,14 @@ def choose(job, chosen):
     db.session.commit()
 
 
+def retry(job):
+    """A failed or lost import is read again from its file (a preview first, as always)."""
+    if not (job.status == FAILED or is_lost(job)):
+        raise ServiceError("busy", code="busy")
+    job.status, job.error, job.progress, job.started_at = PREVIEWING, None, 0, utcnow()
+    db.session.commit()
+
+
 def confirm(job, sha):
     """previewed → importing, once: a second tap (or a second manager) finds it taken."""
     taken = db.session.execute(update(ImportJob).where(
