@@ -557,3 +557,90 @@ def test_names_actions_and_badges_fit_a_phone(live, phone):
             return {booked: s('booked'), reached: s('reached')};
         }""")
         assert looks["booked"] == looks["reached"], (width, looks)
+
+
+# Manager on a phone (issue 15, finding 7) ----------------------------------------------------
+
+MANAGER_SECTIONS = ["/manager/meeting/morning", "/manager/meeting/evening",
+                    "/manager/assignments", "/manager/dormant", "/manager/ledger",
+                    "/manager/proposals", "/manager/complaints", "/manager/offers",
+                    "/manager/performance", "/reports/", "/gifts/totals", "/manager/templates",
+                    "/manager/staff", "/manager/import", "/manager/settings"]
+
+
+def _tap(page, locator):
+    """Tap and wait for the page it leads to."""
+    with page.expect_navigation():
+        locator.tap()
+    page.wait_for_load_state("networkidle")
+
+
+def _sign_in_manager(page, base):
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_every_manager_section_is_reachable_by_taps_on_a_phone(live, phone):
+    """Finding 7: at 390 px only 5 of the manager's 15 tabs showed; Reports, Import, Staff and
+    Settings were off-screen to the right. The Manage home lists them all as big links."""
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    _sign_in_manager(page, base)
+    _tap(page, page.locator(".bottom-nav a[href='/manager/']"))
+    assert page.url == f"{base}/manager/"
+    for path in MANAGER_SECTIONS:
+        link = page.locator(f".manage-home a[href='{path}']")
+        assert link.count() == 1, path
+        link.scroll_into_view_if_needed()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] >= 44, \
+            (path, box)
+        _tap(page, link)
+        assert page.url == base + path
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0, path
+        _tap(page, page.locator(".bottom-nav a[href='/manager/']"))  # and home by a tap
+        assert page.url == f"{base}/manager/"
+
+
+def test_giving_all_asks_first_from_a_slim_bar_and_can_be_undone(live, phone):
+    """Finding 7: "全部分配（1000 位）" was the filled primary button of a sticky panel that
+    covered a third of the screen, and one tap gave every customer to one beautician."""
+    app, base = live
+    world = _world(app)
+    with app.app_context():
+        for _ in range(60):
+            CustomerFactory(store_id=world.store1)
+        db.session.commit()
+
+    def unassigned():
+        with app.app_context():
+            return db.session.scalar(db.select(db.func.count(Customer.id)).where(
+                Customer.store_id == world.store1, Customer.assigned_staff_id.is_(None)))
+
+    page = phone.new_page()
+    _sign_in_manager(page, base)
+    page.goto(f"{base}/manager/assignments?staff=none")
+    every = page.locator("button[name=scope][value=all]")
+    assert "btn-primary" not in every.get_attribute("class")
+    bar = every.evaluate("""b => { let e = b;
+        while (e && getComputedStyle(e).position !== 'sticky') e = e.parentElement;
+        return e ? e.getBoundingClientRect().height : 0; }""")
+    assert 0 < bar <= 844 * 0.12, bar  # one row of two buttons, not a third of the screen
+    page.locator("label.choice", has_text=_display_name(app, world, "beautician2")).tap()
+    _tap(page, every)
+    question = page.locator(".confirm-question").inner_text()
+    assert question.startswith("Give 60 customers to "), question
+    assert unassigned() == 60  # asked, nothing changed
+    _tap(page, page.locator(".confirm button[type=submit]"))
+    assert unassigned() == 0
+    _tap(page, page.locator(".undo-card button"))
+    assert unassigned() == 60
+
+
+def _display_name(app, world, username):
+    with app.app_context():
+        return load(User, world.users[username]).display_name

@@ -16,6 +16,7 @@ from tests.factories import CustomerFactory, UserFactory
 from tests.helpers import at, load
 
 P = date(2026, 3, 2)  # her previous visit
+EN = {"Accept-Language": "en"}
 
 
 def _store(world):
@@ -262,6 +263,17 @@ def test_handover_spreads_her_customers_over_the_others(app, world, login):
         assert [(e.action, e.detail.get("op")) for e in events] == [
             ("handover", None), ("staff", "deactivate")]
         assert events[0].detail["customers"] == 5
+        handover_id = events[0].id
+    # Undone within ten minutes: her five customers are hers again, her account open again.
+    page = login("manager").get("/manager/assignments", headers=EN).get_data(as_text=True)
+    assert "5 customers of 员工" in page and f"/manager/undo/{handover_id}" in page
+    login("manager").post(f"/manager/undo/{handover_id}")
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Customer.id)).where(
+            Customer.assigned_staff_id == leaving)) == 5
+        assert load(User, leaving).active is True
+        assert db.session.scalar(select(db.func.count(Assignment.id)).where(
+            Assignment.staff_id == leaving, Assignment.ended_at.is_(None))) == 5
 
 
 def test_penalised_customers_are_proposed_and_reassigned_to_others_in_bulk(app, world, login):
@@ -277,10 +289,19 @@ def test_penalised_customers_are_proposed_and_reassigned_to_others_in_bulk(app, 
         ids = [c.id for c in stale]
         b3_id = b3.id
     client = login("manager")
-    assert "Proposed for reassignment (4)" in client.get(
-        "/manager/ledger", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    response = client.post("/manager/proposals", data={
-        "assignment": [str(i) for i in proposals], "action": "reassign"})
+    assert "4 proposed for reassignment" in client.get("/manager/ledger", headers=EN).get_data(
+        as_text=True)
+    listed = client.get("/manager/proposals", headers=EN).get_data(as_text=True)
+    assert "Proposed for reassignment (4)" in listed
+    assert " checked" not in listed  # nothing is ticked for her
+    form = {"assignment": [str(i) for i in proposals], "action": "reassign"}
+    review = client.post("/manager/proposals", data=form, headers=EN)
+    assert review.status_code == 200
+    assert "Reassign 4 customers, spread evenly over" in review.get_data(as_text=True)
+    with app.app_context():  # asked, not done
+        assert [load(Customer, i).assigned_staff_id for i in ids] == \
+            [world.users["beautician1"]] * 4
+    response = client.post("/manager/proposals/confirm", data=dict(form, expected="4"))
     assert response.status_code == 302
     with app.app_context():
         owners = [load(Customer, i).assigned_staff_id for i in ids]
@@ -288,6 +309,116 @@ def test_penalised_customers_are_proposed_and_reassigned_to_others_in_bulk(app, 
         assert sorted(owners.count(s) for s in (world.users["beautician2"], b3_id)) == [2, 2]
         assert db.session.scalar(select(db.func.count(Assignment.id)).where(
             Assignment.proposed_for_reassignment.is_(True), Assignment.ended_at.is_(None))) == 0
+        from kq.models import AuditEvent
+
+        batch = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reassign"))
+        batch_id = batch.id
+    # Undone: back with her, proposed again, as before.
+    client.post(f"/manager/undo/{batch_id}", data={"back": "proposals"})
+    with app.app_context():
+        assert [load(Customer, i).assigned_staff_id for i in ids] == \
+            [world.users["beautician1"]] * 4
+        assert sorted(db.session.scalars(select(Assignment.id).where(
+            Assignment.proposed_for_reassignment.is_(True),
+            Assignment.ended_at.is_(None))).all()) == sorted(proposals)
+
+
+def test_keeping_proposals_asks_first_and_can_be_undone(app, world, login):
+    with app.app_context():
+        start = date(2026, 1, 10)
+        for _ in range(3):
+            _customer(world, assigned_on=start, visits=())
+        run_ledger(_store(world), start + timedelta(days=90))
+    client = login("manager")
+    review = client.post("/manager/proposals", data={"scope": "all", "action": "keep"},
+                         headers=EN)
+    assert "Keep 3 customers with their beautician?" in review.get_data(as_text=True)
+    client.post("/manager/proposals/confirm", data={"scope": "all", "action": "keep",
+                                                    "expected": "3"})
+    with app.app_context():
+        assert _open_proposals() == 0
+        from kq.models import AuditEvent
+
+        batch_id = db.session.scalar(select(AuditEvent.id).where(
+            AuditEvent.action == "keep_proposals"))
+    client.post(f"/manager/undo/{batch_id}")
+    with app.app_context():
+        assert _open_proposals() == 3
+
+
+def _open_proposals():
+    return db.session.scalar(select(db.func.count(Assignment.id)).where(
+        Assignment.proposed_for_reassignment.is_(True), Assignment.ended_at.is_(None)))
+
+
+def test_proposals_and_entries_are_paged_fifty_at_a_time(app, world, login):
+    """Finding 7: the ledger page was 25,000 px tall with 188 proposals, all ticked."""
+    with app.app_context():
+        start = date(2026, 1, 10)
+        store = _store(world)
+        staff = _staff(world, "beautician1")
+        for _ in range(60):
+            customer = CustomerFactory(store_id=store.id)
+            assign(customer, staff, at=at(start, 9), commit=False)
+        db.session.commit()
+        run_ledger(store, start + timedelta(days=90))
+        period = (start + timedelta(days=90)).strftime("%Y-%m")
+    client = login("manager")
+    first = client.get("/manager/proposals", headers=EN).get_data(as_text=True)
+    second = client.get("/manager/proposals?page=2", headers=EN).get_data(as_text=True)
+    assert first.count('name="assignment"') == 50 and second.count('name="assignment"') == 10
+    assert "1 / 2" in first and " checked" not in first + second
+    assert "Reassign all 60" in first
+    ledger = client.get(f"/manager/ledger?month={period}", headers=EN).get_data(as_text=True)
+    assert ledger.count('class="row" id="e-') == 50 and "Entries (60)" in ledger
+    assert 'name="assignment"' not in ledger  # the proposals have their own page
+    more = client.get(f"/manager/ledger?month={period}&page=2").get_data(as_text=True)
+    assert more.count('class="row" id="e-') == 10
+
+
+def test_a_void_can_be_undone_for_ten_minutes(app, world, login):
+    from kq.models import AuditEvent, utcnow
+    from kq.services.ledger import LATE_VISIT
+
+    with app.app_context():
+        store = _store(world)
+        start = date(2026, 1, 10)
+        for _ in range(2):
+            _customer(world, assigned_on=start, visits=())
+        run_ledger(store, start + timedelta(days=90))
+        first, second = [e.id for e in _entries("penalty")]
+        period = _entries()[0].period
+    client = login("manager")
+    page = client.get(f"/manager/ledger?month={period}", headers=EN).get_data(as_text=True)
+    assert "Void -¥30 of 员工" in page  # says what and whose
+    client.post(f"/manager/ledger/{first}/void", data={"reason": "她出国了"})
+    page = client.get(f"/manager/ledger?month={period}", headers=EN).get_data(as_text=True)
+    assert f"/manager/ledger/{first}/unvoid" in page
+    response = client.post(f"/manager/ledger/{first}/unvoid", headers=EN,
+                           follow_redirects=True)
+    assert "counts again" in response.get_data(as_text=True)
+    with app.app_context():
+        entry = db.session.get(LedgerEntry, first)
+        assert (entry.voided_at, entry.void_reason) == (None, None)
+        assert monthly_totals(_store(world), period)[world.users["beautician1"]]["net"] == -6000
+        assert [e.action for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.target_id == first).order_by(AuditEvent.id))] == [
+            "ledger_void", "ledger_unvoid"]
+    # Too late after ten minutes; a void the ledger made itself is not hers to take back.
+    client.post(f"/manager/ledger/{first}/void", data={"reason": "她出国了"})
+    with app.app_context():
+        entry = db.session.get(LedgerEntry, first)
+        entry.voided_at = utcnow() - timedelta(minutes=11)
+        other = db.session.get(LedgerEntry, second)
+        other.voided_at, other.void_reason = utcnow(), f"{LATE_VISIT}:1"
+        db.session.commit()
+    for entry_id in (first, second):
+        refused = client.post(f"/manager/ledger/{entry_id}/unvoid", headers=EN,
+                              follow_redirects=True)
+        assert "can no longer be undone" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert all(db.session.get(LedgerEntry, i).voided_at for i in (first, second))
+    assert login("manager2").post(f"/manager/ledger/{first}/unvoid").status_code == 404
 
 
 def test_cli_ledger_run(app, world):

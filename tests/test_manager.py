@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from kq.extensions import db
-from kq.models import Contact, Customer, ReactivationOffer, Store, User
+from kq.models import Assignment, Contact, Customer, ReactivationOffer, Store, Task, User
 from kq.services import reports
 from kq.services.assignments import assign
 from kq.services.visits import record_visit
@@ -123,10 +123,13 @@ def test_assign_fifty_dormant_customers_in_one_step(app, login, world):
             CustomerFactory(store_id=world.store1, last_visit_at=at(today - timedelta(days=60)))
         db.session.commit()
         b1, b2 = world.users["beautician1"], world.users["beautician2"]
-    response = login("manager").post(
-        "/manager/assignments?status=dormant&staff=none",
-        data={"scope": "all", "status": "dormant", "staff": "none",
-              "to_staff": [str(b1), str(b2)]})
+    client = login("manager")
+    form = {"scope": "all", "status": "dormant", "staff": "none",
+            "to_staff": [str(b1), str(b2)]}
+    review = client.post("/manager/assignments", data=form, headers=EN)
+    assert review.status_code == 200
+    assert "Spread 55 customers evenly over" in review.get_data(as_text=True)
+    response = client.post("/manager/assignments/confirm", data=dict(form, expected="55"))
     assert response.status_code == 302
     with app.app_context():
         unassigned = db.session.scalar(db.select(db.func.count(Customer.id)).where(
@@ -137,6 +140,141 @@ def test_assign_fifty_dormant_customers_in_one_step(app, login, world):
                                          .where(Customer.store_id == world.store1)
                                          .group_by(Customer.assigned_staff_id)).all())
         assert counts[b1] + counts[b2] == 57 and abs(counts[b1] - counts[b2]) <= 1
+
+
+def _assignment_state(store_id):
+    """Everything an undo must give back: every assignment row and whom each customer has."""
+    rows = db.session.execute(db.select(
+        Assignment.id, Assignment.customer_id, Assignment.staff_id, Assignment.ended_at,
+        Assignment.end_reason, Assignment.proposed_for_reassignment)
+        .where(Assignment.store_id == store_id).order_by(Assignment.id)).all()
+    owners = dict(db.session.execute(db.select(Customer.id, Customer.assigned_staff_id)
+                                     .where(Customer.store_id == store_id)).all())
+    return [tuple(r) for r in rows], owners
+
+
+def test_a_bulk_assignment_asks_first_saying_how_many_and_to_whom(app, login, world):
+    """Finding 7: one tap on "all 1,000" gave the store to one beautician."""
+    with app.app_context():
+        for _ in range(12):
+            CustomerFactory(store_id=world.store1)
+        db.session.commit()
+        before = _assignment_state(world.store1)
+    b1 = world.users["beautician1"]
+    client = login("manager")
+    form = {"scope": "all", "to_staff": [str(b1)]}
+    review = client.post("/manager/assignments", data=form, headers=EN)
+    page = review.get_data(as_text=True)
+    assert review.status_code == 200
+    assert "Give 14 customers to 员工" in page  # her display name follows
+    assert "Yes, give them" in page and 'name="expected" value="14"' in page
+    # who gives them up: beautician2 one, 12 unassigned; one is hers already and stays
+    assert "1 of them stay where they are" in page
+    with app.app_context():
+        assert _assignment_state(world.store1) == before  # asking wrote nothing
+    # The list moved meanwhile (a new customer): asked again with the new count, no change.
+    with app.app_context():
+        CustomerFactory(store_id=world.store1)
+        db.session.commit()
+        before = _assignment_state(world.store1)
+    again = client.post("/manager/assignments/confirm", data=dict(form, expected="14"),
+                        headers=EN)
+    assert again.status_code == 409
+    assert "it now holds 15 customers" in again.get_data(as_text=True)
+    with app.app_context():
+        assert _assignment_state(world.store1) == before
+    done = client.post("/manager/assignments/confirm", data=dict(form, expected="15"))
+    assert done.status_code == 302
+    with app.app_context():
+        owners = _assignment_state(world.store1)[1]
+        assert set(owners.values()) == {b1}
+
+
+def test_undo_gives_back_the_previous_assignments_exactly_and_is_audited(app, login, world):
+    from kq.models import AuditEvent
+    from kq.services.assignments import assign as assign_to
+
+    with app.app_context():
+        b1, b2 = load(User, world.users["beautician1"]), load(User, world.users["beautician2"])
+        store = load(Store, world.store1)
+        proposed = CustomerFactory(store_id=store.id)  # b2's, proposed for reassignment
+        assign_to(proposed, b2, at=at(store.today() - timedelta(days=100)), commit=False)
+        db.session.flush()
+        db.session.scalar(db.select(Assignment).where(
+            Assignment.customer_id == proposed.id)).proposed_for_reassignment = True
+        CustomerFactory(store_id=store.id)  # nobody's
+        db.session.commit()
+        before = _assignment_state(store.id)
+        ids = [str(i) for i in before[1]]
+    client = login("manager")
+    form = {"scope": "selected", "customer": ids, "to_staff": [str(world.users["beautician1"])]}
+    assert client.post("/manager/assignments/confirm",
+                       data=dict(form, expected=str(len(ids)))).status_code == 302
+    with app.app_context():
+        after = _assignment_state(world.store1)
+        assert set(after[1].values()) == {world.users["beautician1"]}
+        [batch] = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.action == "assign_bulk")).all()
+        assert batch.detail["customers"] == 3  # "mine" was hers already
+        batch_id = batch.id
+    page = client.get("/manager/assignments", headers=EN).get_data(as_text=True)
+    assert "3 customers given to" in page and f"/manager/undo/{batch_id}" in page
+    undone = client.post(f"/manager/undo/{batch_id}", headers=EN, follow_redirects=True)
+    assert "Undone: 3 customers are back as they were." in undone.get_data(as_text=True)
+    with app.app_context():
+        rows, owners = _assignment_state(world.store1)
+        assert owners == before[1]
+        # the rows that were open are open again, as they were (the proposal too) …
+        assert [r for r in rows if r[3] is None] == [r for r in before[0] if r[3] is None]
+        # … and the batch's own rows are ended as undone
+        new = [r for r in rows if r[0] not in {b[0] for b in before[0]}]
+        assert len(new) == 3 and {r[4] for r in new} == {"undone"}
+        [event] = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.action == "assign_undo")).all()
+        assert (event.target_id, event.detail["restored"], event.user_id) == (
+            batch_id, 3, world.users["manager"])
+    twice = client.post(f"/manager/undo/{batch_id}", headers=EN, follow_redirects=True)
+    assert "can no longer be undone" in twice.get_data(as_text=True)
+    with app.app_context():
+        assert _assignment_state(world.store1)[1] == before[1]
+    assert login("manager2").post(f"/manager/undo/{batch_id}").status_code == 404
+
+
+def test_undo_is_refused_after_ten_minutes_and_skips_whom_was_moved_since(app, login, world):
+    from kq.models import AuditEvent, utcnow
+    from kq.services.assignments import assign as assign_to
+
+    client = login("manager")
+    ids = [str(world.customers["mine"]), str(world.customers["colleague"])]
+    b2 = world.users["beautician2"]
+    form = {"scope": "selected", "customer": ids, "to_staff": [str(b2)], "expected": "2"}
+    client.post("/manager/assignments/confirm", data=form)
+    with app.app_context():
+        batch = db.session.scalar(db.select(AuditEvent).where(
+            AuditEvent.action == "assign_bulk"))
+        # since then, "mine" was given to someone else by hand
+        assign_to(load(Customer, world.customers["mine"]), load(User, world.users["owner"]))
+        batch_id = batch.id
+    response = client.post(f"/manager/undo/{batch_id}", headers=EN, follow_redirects=True)
+    assert "1 were moved again since and stay where they are" in response.get_data(
+        as_text=True)
+    with app.app_context():
+        assert load(Customer, world.customers["mine"]).assigned_staff_id == \
+            world.users["owner"]
+    # a batch more than ten minutes old cannot be undone
+    client.post("/manager/assignments/confirm", data=form)
+    with app.app_context():
+        batch = db.session.scalar(db.select(AuditEvent).where(
+            AuditEvent.action == "assign_bulk").order_by(AuditEvent.id.desc()))
+        batch.created_at = utcnow() - timedelta(minutes=11)
+        db.session.commit()
+        batch_id = batch.id
+        before = _assignment_state(world.store1)
+    late = client.post(f"/manager/undo/{batch_id}", headers=EN, follow_redirects=True)
+    assert "can no longer be undone" in late.get_data(as_text=True)
+    assert f"/manager/undo/{batch_id}" not in late.get_data(as_text=True)
+    with app.app_context():
+        assert _assignment_state(world.store1) == before
 
 
 def test_assigning_ignores_other_stores_customers_and_staff(app, login, world):
@@ -175,6 +313,60 @@ def test_meetings_and_performance_count_the_day(app, login, world):
     perf = client.get("/manager/performance?period=range&from=2026-01-01&to=2026-01-31")
     assert perf.status_code == 200
     assert client.get("/manager/performance?period=range&from=x&to=y").status_code == 200
+
+
+def test_morning_and_evening_count_the_same_items(app, login, world):
+    """Finding 8: the morning sheet counted 697 items, the evening 704 — the evening summed
+    every row with items, the owner's own list too; both now count the store's staff."""
+    with app.app_context():
+        store = load(Store, world.store1)
+        today = store.today()
+        mine, colleague = world.customers["mine"], world.customers["colleague"]
+        items = [(world.users["beautician1"], mine, "red_flag"),
+                 (world.users["beautician1"], mine, "birthday_call"),
+                 (world.users["beautician2"], colleague, "red_flag"),
+                 (world.users["owner"], mine, "relationship_touch"),  # the owner's own list
+                 (world.users["manager"], colleague, "callback")]
+        for staff_id, customer_id, kind in items:
+            db.session.add(Task(store_id=store.id, staff_id=staff_id, customer_id=customer_id,
+                                kind=kind, due_on=today))
+        db.session.commit()
+    client = login("manager")
+    sheet = client.get("/manager/meeting/morning", headers=EN).get_data(as_text=True)
+    page = client.get("/manager/meeting/evening", headers=EN).get_data(as_text=True)
+    with app.app_context():  # the morning page made today's lists: count them by hand
+        theirs = db.session.scalar(db.select(db.func.count(Task.id)).where(
+            Task.store_id == world.store1, Task.due_on == today, Task.staff_id.in_(
+                [world.users["beautician1"], world.users["beautician2"]])))
+    assert theirs >= 3
+    assert f"<dt>Items today</dt><dd>{theirs}</dd>" in sheet  # the whole store's card
+    assert f"0 of {theirs} items done" in page
+    with app.app_context():  # the printed evening sheet's figures are the page's
+        from kq.services.printing import evening_figures
+
+        assert evening_figures(load(Store, world.store1), today)[2]["items"] == theirs
+
+
+def test_the_evening_page_shows_the_ledger_as_last_counted(app, login, world):
+    """Finding 8: opening the evening page (a GET) posted today's penalties."""
+    from kq.models import LedgerEntry
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        sleeper = CustomerFactory(store_id=store.id)
+        assign(sleeper, load(User, world.users["beautician1"]),  # her 90th day is today
+               at=at(store.today() - timedelta(days=90)))
+    client = login("manager")
+    page = client.get("/manager/meeting/evening", headers=EN).get_data(as_text=True)
+    assert "rewards and penalties now" in page and 'name="back" value="evening"' in page
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(LedgerEntry.id))) == 0
+    counted = client.post("/manager/ledger/run", data={"back": "evening"}, headers=EN)
+    assert counted.status_code == 302 and counted.location.endswith("/manager/meeting/evening")
+    page = client.get("/manager/meeting/evening", headers=EN).get_data(as_text=True)
+    assert "-¥30" in page and "as counted at" in page
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(LedgerEntry.id))) == 1
 
 
 def test_win_back_plan_on_the_card_with_the_stores_offer(app, login, world):

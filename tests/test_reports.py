@@ -26,8 +26,15 @@ def _text(client, report_id):
     return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
 
 
-def _ask(client, kind, **fields):
-    return client.post("/reports/", data={"kind": kind, **fields}, headers=EN)
+def _ask(client, kind, wait=True, **fields):
+    """Ask for a report; without Redis it is built in a thread: wait for it (wait=False: not)."""
+    response = client.post("/reports/", data={"kind": kind, **fields}, headers=EN)
+    if wait:
+        with client.application.app_context():
+            from kq.extensions import queue
+
+            assert queue.wait(60), "the report's thread did not finish"
+    return response
 
 
 def _latest():
@@ -137,6 +144,69 @@ def test_a_job_the_worker_lost_is_reported_and_can_be_retried(make_app, login, w
         assert load(Report, report_id).status == "done"
 
 
+def test_without_redis_the_page_answers_before_the_report_is_built(app, login, world,
+                                                                     monkeypatch):
+    """Finding 9: without Redis, asking blocked the page for the whole build and the progress
+    page never showed. The build now runs in a thread the request starts."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    real = printing.render_html
+
+    def held(report, *args, **kwargs):
+        started.set()
+        assert release.wait(10), "the test never let the build go on"
+        return real(report, *args, **kwargs)
+
+    monkeypatch.setattr(printing, "render_html", held)
+    client = login("manager")
+    response = _ask(client, "evening", wait=False)
+    try:
+        assert response.status_code == 303
+        assert started.wait(10)  # the build has begun, in its thread, and waits
+        with app.app_context():
+            report = _latest()
+            assert (report.status, report.progress) == ("running", 5)
+        page = client.get(response.location, headers=EN).get_data(as_text=True)
+        assert "Being made… 5%" in page and "data-progress" in page
+        status = client.get(f"/reports/{report.id}/status").get_json()
+        assert (status["status"], status["download"]) == ("running", None)
+    finally:
+        release.set()
+    with app.app_context():
+        from kq.extensions import queue
+
+        assert queue.wait(60)
+        assert _latest().status == "done"
+    text, _pages = _text(client, report.id)
+    assert "Evening meeting sheet" in text
+
+
+def test_the_evening_sheet_counts_nothing_it_prints_the_ledger_as_counted(app, login, world):
+    """Finding 8: the evening sheet's build ran the ledger; it prints what was counted."""
+    from kq.models import LedgerEntry
+
+    with app.app_context():
+        store = load(Store, world.store1)
+        customer = CustomerFactory(store_id=world.store1, greeting_name="冯小姐")
+        assign(customer, load(User, world.users["beautician1"]),
+               at=at(store.today() - timedelta(days=90)))  # her penalty is due today
+    client = login("manager")
+    _ask(client, "evening")
+    with app.app_context():
+        assert _latest().status == "done"
+        assert db.session.scalar(db.select(db.func.count(LedgerEntry.id))) == 0
+        report_id = _latest().id
+    text, _pages = _text(client, report_id)
+    assert "-¥30" not in text
+    client.post("/manager/ledger/run")
+    _ask(client, "evening")  # asked again after the count: the penalty is on it
+    with app.app_context():
+        assert _latest().id != report_id
+        text, _pages = _text(client, _latest().id)
+    assert "-¥30" in text
+
+
 def test_progress_moves_and_a_failing_job_is_reported(app, login, world, monkeypatch):
     seen = []
     real_write = printing.write_pdf
@@ -168,6 +238,9 @@ def test_progress_moves_and_a_failing_job_is_reported(app, login, world, monkeyp
     monkeypatch.undo()
     client.post(f"/reports/{report.id}/retry")
     with app.app_context():
+        from kq.extensions import queue
+
+        assert queue.wait(60)
         assert load(Report, report.id).status == "done"
 
 

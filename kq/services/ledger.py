@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from kq.extensions import db
 from kq.models import Assignment, Contact, Customer, LedgerEntry, User, Visit, utcnow
 from kq.services import ServiceError
+from kq.services.audit import audit
 from kq.services.checklist import insert_ignoring_duplicates, midnight
 
 CATCH_UP_DAYS = 7
@@ -260,6 +261,37 @@ def void_entry(store, entry_id, *, reason, by):
         raise ServiceError({"reason": _l("Say why it is void, in at most 200 characters.")},
                            code="invalid")
     entry.voided_at, entry.voided_by_id, entry.void_reason = utcnow(), by.id, reason
+    audit("ledger_void", store_id=store.id, target=entry, user=by,
+          detail={"amount_fen": entry.amount_fen, "staff_id": entry.staff_id, "reason": reason})
+    db.session.commit()
+    return entry
+
+
+UNVOID_MINUTES = 10
+
+
+def unvoid_until(entry):
+    """Until when a manager's void can be taken back (None: it cannot; a void the ledger made
+    itself, for a visit entered late, is not hers to undo)."""
+    if entry.voided_at is None or entry.voided_by_id is None:
+        return None
+    return entry.voided_at + timedelta(minutes=UNVOID_MINUTES)
+
+
+def unvoid_entry(store, entry_id, *, by):
+    """Undo a manager's void within UNVOID_MINUTES: the entry counts again, as it did."""
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.id == entry_id,
+                                                        LedgerEntry.store_id == store.id)
+                              .with_for_update())
+    if entry is None:
+        raise LookupError("entry")
+    until = unvoid_until(entry)
+    if until is None or utcnow() > until:
+        raise ServiceError(_l("This can no longer be undone."), code="too_late")
+    audit("ledger_unvoid", store_id=store.id, target=entry, user=by,
+          detail={"amount_fen": entry.amount_fen, "staff_id": entry.staff_id,
+                  "reason": entry.void_reason})
+    entry.voided_at, entry.voided_by_id, entry.void_reason = None, None, None
     db.session.commit()
     return entry
 

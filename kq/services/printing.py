@@ -101,16 +101,21 @@ def _morning(store, params):
                                     "focus": focus, "kinds": labels.KINDS}
 
 
-def _evening(store, params):
-    from kq.services.ledger import run_ledger
-
-    day = date.fromisoformat(params["date"])
-    db.session.rollback()  # the day's rewards and penalties are counted before they are read
-    with write_intent():
-        run_ledger(store, day, catch_up=1)  # commits
+def evening_figures(store, day):
+    """The evening meeting's figures, for the page and the sheet: (staff, per staff, whole
+    store). Its staff are the morning sheet's (the store's active beauticians) and the whole
+    store is their sum, so that both meetings count the same items (the owner's own list and
+    other roles' rows are not a staff member's day). Rewards and penalties are the ledger's as
+    last counted (the nightly run, or the manager's "count now"): reading counts nothing."""
     staff = figures.staff_of(store)
-    numbers = figures.activity(store, day, day)
-    total = figures.store_total(numbers)
+    every = figures.activity(store, day, day)
+    numbers = {s.id: every[s.id] for s in staff}
+    return staff, numbers, figures.store_total(numbers)
+
+
+def _evening(store, params):
+    day = date.fromisoformat(params["date"])
+    staff, numbers, total = evening_figures(store, day)
     return "reports/evening.html", {"day": day, "staff": staff, "numbers": numbers,
                                     "total": total}
 

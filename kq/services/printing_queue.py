@@ -1,9 +1,10 @@
 """Asking for a printed report, handing it to the queue, and knowing when its job was lost.
 
 A report is asked for once (`request_report`) and built by the job `kq.jobs.build_report` — in
-an RQ worker when REDIS_URL is set, in-process otherwise, or in-process when Redis does not
-answer. Asking again for the same report while it is queued or running returns the one under
-way (a unique key on the row, not a check in Python).
+an RQ worker when REDIS_URL is set, otherwise in a background thread the request starts (the
+page answers at once and shows the progress), or in-process when Redis does not answer. Asking
+again for the same report while it is queued or running returns the one under way (a unique
+key on the row, not a check in Python).
 
 Whether a job is still alive is read from RQ (its status and the heartbeats its worker sends
 while the job runs) and from the clock; a report whose job was lost is marked failed with a
@@ -124,9 +125,10 @@ def request_report(store, kind, raw, *, by, locale):
 
 
 def enqueue(report):
-    """Hand the report to the queue; without Redis, or when Redis does not answer, it is built
-    here and now. The job id is saved first: a job that is not the report's latest does
-    nothing."""
+    """Hand the report to the queue. Without Redis (the embedded default) it is built in a
+    thread the request starts, so the progress page shows at once; when Redis does not answer
+    it is built here and now. The job id is saved first: a job that is not the report's latest
+    does nothing."""
     from kq.extensions import queue
 
     job_id = f"kq-report-{report.id}-{utcnow().strftime('%H%M%S%f')}"
@@ -134,7 +136,7 @@ def enqueue(report):
     report_id, kind = report.id, report.kind
     db.session.commit()  # nothing of this request stays open while the job runs
     queue.enqueue(JOB, report_id, job_id, job_timeout=TIMEOUTS.get(kind, DEFAULT_TIMEOUT),
-                  job_id=job_id)
+                  job_id=job_id, background=True)
     return job_id
 
 

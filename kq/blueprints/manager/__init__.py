@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("manager", __name__)
 
-from kq.blueprints.manager import imports, insight, routes, settings, staff, staffing  # noqa: E402,F401 - views
+from kq.blueprints.manager import (  # noqa: E402,F401 - views
+    imports, insight, rewards, routes, settings, staff, staffing)

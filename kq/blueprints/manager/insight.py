@@ -12,14 +12,13 @@ from kq import labels
 from kq.auth import manager_required
 from kq.blueprints.manager import bp
 from kq.charts import bar_chart, line_chart
-from kq.db import write_intent
 from kq.extensions import db
-from kq.models import Customer, ReactivationOffer
+from kq.models import AuditEvent, Customer, ReactivationOffer
 from kq.scoping import current_store
 from kq.services import exporting, reports
-from kq.services.checklist import ensure_day
+from kq.services.checklist import ensure_day, midnight
 from kq.services.exporting import DATE, MONEY, NUMBER, Column
-from kq.services.ledger import run_ledger
+from kq.services.printing import evening_figures
 
 MAX_CUSTOM_DAYS = 3650
 
@@ -68,7 +67,9 @@ def dormant():
     staff = reports.staff_of(store)
     counts = reports.dormant_now(store, days, today)
     total, dormant_total = reports.totals(counts)
-    trend = reports.dormant_trend(store, days, months=12, today=today)
+    # Finished months the nightly job has not stored are counted, not stored: a GET
+    # writes nothing.
+    trend = reports.dormant_trend(store, days, months=12, today=today, save=False)
     page = db.paginate(query.options(joinedload(Customer.assigned_staff)),
                        per_page=50, error_out=False)
     return render_template(
@@ -157,17 +158,18 @@ def morning():
 @bp.route("/meeting/evening")
 @manager_required
 def evening():
+    """Today's figures as the ledger holds them: looking counts nothing; the manager counts
+    today with a POST (manager.run_ledger_now), the nightly run counts every day."""
     store = current_store()
     today = store.today()
-    db.session.rollback()
-    with write_intent():  # today's rewards and penalties are counted before they are read
-        run_ledger(store, today, catch_up=1)  # the nightly run covers missed days
-    store = current_store()
-    staff = reports.staff_of(store)
-    figures = reports.activity(store, today, today)
-    total = reports.store_total(figures)
+    staff, figures, total = evening_figures(store, today)
+    last_run = db.session.scalar(
+        select(AuditEvent.created_at).where(AuditEvent.store_id == store.id,
+                                            AuditEvent.action == "ledger_run",
+                                            AuditEvent.created_at >= midnight(store, today))
+        .order_by(AuditEvent.id.desc()).limit(1))
     return render_template("manager/evening.html", store=store, today=today, staff=staff,
-                           figures=figures, total=total)
+                           figures=figures, total=total, last_run=last_run)
 
 
 def period_from(args, today):

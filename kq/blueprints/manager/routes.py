@@ -18,12 +18,24 @@ from kq.scoping import current_store, scoped
 @bp.route("/")
 @manager_required
 def index():
+    """The Manage home: the store in four figures, what can still be undone, and every section
+    as a big link (on a phone the section bar does not show)."""
+    from sqlalchemy import func
+
+    from kq.blueprints.manager.staffing import join_names, proposal_count
+    from kq.services.assignments import undo_until, undoable
+
     store = current_store()
     counts = reports.dormant_now(store, store.dormant_after_days)
     total, dormant = reports.totals(counts)
+    open_complaints = db.session.scalar(select(func.count(Complaint.id)).where(
+        Complaint.store_id == store.id, Complaint.status == "open"))
     return render_template("manager/index.html", store=store, staff=reports.staff_of(store),
                            counts=counts, total=total, dormant=dormant,
-                           unassigned=counts.get(None, (0, 0))[0])
+                           unassigned=counts.get(None, (0, 0))[0],
+                           proposals=proposal_count(store), open_complaints=open_complaints,
+                           batches=undoable(store), undo_until=undo_until, undo_back="index",
+                           join_names=join_names)
 
 
 def _problem_messages(problems):
