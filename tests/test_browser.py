@@ -96,6 +96,13 @@ def _eventually(page, script, arg=None, timeout=15.0):
         page.wait_for_timeout(100)
 
 
+def _controlled(page):
+    """The service worker controls the page. Polled with evaluate: wait_for_function with a
+    string predicate is evaluated by eval() in the page, which the CSP forbids whenever the
+    first check is not already true."""
+    assert _eventually(page, "navigator.serviceWorker.controller !== null", timeout=20.0)
+
+
 def _outbox_is(page, n):
     done = _eventually(page, f"window.kqOutbox.all().then(e => e.length === {n})")
     assert done, "outbox holds {}, expected {}".format(
@@ -107,7 +114,7 @@ def test_offline_outbox_syncs_exactly_once(live, phone):
     _world(app)
     page = phone.new_page()
     _sign_in(page, base)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    _controlled(page)
     page.reload()  # now through the service worker, which keeps today's list
     assert page.locator("li.task").count() >= 4
 
@@ -154,7 +161,12 @@ def test_without_a_session_entries_wait_and_rejections_are_shown(live, phone):
     world = _world(app)
     page = phone.new_page()
     _sign_in(page, base)
-    phone.clear_cookies()  # the session ends (expired, or signed out elsewhere)
+    # The session ends on the server (her password was reset elsewhere), so that no answer
+    # still in flight (the service worker keeping today's cards) can bring the cookie back.
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.username == "beautician1"))
+        user.set_password(PASSWORD)
+        db.session.commit()
     _log(page, 0)
     page.wait_for_timeout(500)
     _outbox_is(page, 1)
@@ -184,7 +196,7 @@ def test_manifest_service_worker_and_phone_layout(live, phone):
     assert manifest["start_url"] == "/tasks/today" and manifest["display"] == "standalone"
     assert manifest["short_name"] == "客情"
     assert any(i.get("purpose") == "maskable" for i in manifest["icons"])
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    _controlled(page)
     for width in (360, 390, 430):
         page.set_viewport_size({"width": width, "height": 844})
         for path in ("/tasks/today", "/customers/", "/customers/1", "/calls/", "/gifts/",
@@ -373,7 +385,7 @@ def test_counts_move_as_she_logs_online_and_offline(live, phone):
     _world(app)
     page = phone.new_page()
     _sign_in(page, base)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    _controlled(page)
     page.reload()
     before = _summary(page)
     assert before["done"] == "0"
@@ -414,7 +426,7 @@ def test_what_today_lists_is_there_offline_with_every_card(live, phone):
         db.session.commit()
     page = phone.new_page()
     _sign_in(page, base)
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    _controlled(page)
     page.reload()
     planned = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
                             ".map(a => a.dataset.customer)")
