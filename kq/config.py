@@ -5,7 +5,12 @@ from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = Path(os.environ.get("KQ_INSTANCE_DIR", BASE_DIR / "instance"))
+def _env(name, default):
+    """A variable left empty (as in a copied .env.example) counts as not set."""
+    return os.environ.get(name) or default
+
+
+INSTANCE_DIR = Path(_env("KQ_INSTANCE_DIR", BASE_DIR / "instance"))
 
 
 def _bool(name, default=False):
@@ -43,14 +48,14 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # A working day, not Flask's 31 days; there is no long-lived remember-me cookie.
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("KQ_SESSION_HOURS", "12")))
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("KQ_SESSION_HOURS", "12")))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("KQ_HTTPS")
     REMEMBER_COOKIE_DURATION = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session; the PWA replays after hours
     BABEL_DEFAULT_LOCALE = "zh_Hans"
-    BABEL_DEFAULT_TIMEZONE = os.environ.get("KQ_TIMEZONE", "Asia/Shanghai")
+    BABEL_DEFAULT_TIMEZONE = _env("KQ_TIMEZONE", "Asia/Shanghai")
     LANGUAGES = ("zh_Hans", "zh_Hant", "en")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
@@ -60,13 +65,13 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
-    LOGIN_LIMIT = os.environ.get("KQ_LOGIN_LIMIT", "10 per minute")
+    LOGIN_LIMIT = _env("KQ_LOGIN_LIMIT", "10 per minute")
     # argon2id, RFC 9106 second recommended profile (64 MiB, t=3, p=4).
     ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
     MAX_CONTENT_LENGTH = 21 * 1024 * 1024  # a 20 MB spreadsheet and its form
     TESTING = False
     REPORTS_DIR = os.environ.get("KQ_REPORTS_DIR") or str(INSTANCE_DIR / "reports")
-    REPORT_RETENTION_DAYS = int(os.environ.get("KQ_REPORT_RETENTION_DAYS", "7"))
+    REPORT_RETENTION_DAYS = int(_env("KQ_REPORT_RETENTION_DAYS", "7"))
     # Uploaded spreadsheets while an import is previewed (owner-only files, kept ≤ 7 days).
     IMPORTS_DIR = os.environ.get("KQ_IMPORTS_DIR") or str(INSTANCE_DIR / "imports")
 

@@ -58,3 +58,22 @@ def test_security_headers(client):
     response = client.get("/login")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_variables_left_empty_in_a_copied_env_file_take_their_defaults(monkeypatch):
+    import importlib
+
+    import kq.config
+
+    for name in ("KQ_INSTANCE_DIR", "KQ_SESSION_HOURS", "KQ_TIMEZONE", "KQ_LOGIN_LIMIT",
+                 "KQ_REPORT_RETENTION_DAYS"):
+        monkeypatch.setenv(name, "")
+    config = importlib.reload(kq.config)
+    try:
+        assert config.INSTANCE_DIR == config.BASE_DIR / "instance"
+        assert config.Config.PERMANENT_SESSION_LIFETIME.total_seconds() == 12 * 3600
+        assert config.Config.REPORT_RETENTION_DAYS == 7
+        assert config.Config.BABEL_DEFAULT_TIMEZONE == "Asia/Shanghai"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(kq.config)
