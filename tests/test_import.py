@@ -542,3 +542,17 @@ def test_a_lost_import_can_be_tried_again_and_a_busy_one_cannot(app, login, stor
     client.post(f"{url}/retry")
     with app.app_context():
         assert db.session.get(ImportJob, import_id).status == "previewed"
+
+
+def test_points_from_the_old_system_open_her_balance_once(app, store_with_staff):
+    from kq.models import PointsEntry
+
+    data = "姓名,手机,积分\n刘德华,13811112222,350\n".encode()
+    _run(app, store_with_staff, data, confirm=True, name="p.csv")
+    _run(app, store_with_staff, data, confirm=True, name="p.csv")
+    with app.app_context():
+        liu = db.session.scalar(select(Customer).where(Customer.phone == "+8613811112222"))
+        entries = db.session.scalars(select(PointsEntry).where(
+            PointsEntry.customer_id == liu.id)).all()
+        assert liu.points_balance == 350
+        assert [(e.points, e.reason) for e in entries] == [(350, "import")]

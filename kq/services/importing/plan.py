@@ -12,7 +12,7 @@ from kq.models import Customer, CustomerTag, PrepaidCard, User, Visit
 from kq.services.importing import values as v
 from kq.services.importing.messages import MESSAGES
 from kq.services.importing.mapping import (CUSTOMER_FIELDS, VISIT_FIELDS, column_letter,
-                                           find_header, propose, remembered)
+                                           find_header, remembered)
 
 SAMPLE_ROWS = 10
 MAX_PROBLEMS = 2000
@@ -523,9 +523,4 @@ def sample(plan, store, names):
     return rows
 
 
-def proposal_for(tables, store):
-    """Just the layout (for a mapping form before a full plan)."""
-    return layout(tables, store)
-
-
-__all__ = ["build", "sample", "proposal_for", "propose", "OPENING_SERVICES"]
+__all__ = ["build", "opening", "sample", "OPENING_SERVICES"]
