@@ -142,11 +142,16 @@ def _names(staff):
 def give(store, customers, staff, *, by):
     """A bulk assignment the manager confirmed: spread over `staff`, recorded for undo.
     Returns (received {staff id: n}, the batch's event or None when nothing changed)."""
+    return _spread_batch(ASSIGN, store, customers, staff, by=by)
+
+
+def _spread_batch(kind, store, customers, staff, *, by, **spreading):
+    """Spread, then record the batch for undo (nothing moved: no event); one commit."""
     moves = []
-    received = spread(customers, staff, by=by, moves=moves, commit=False)
+    received = spread(customers, staff, by=by, moves=moves, commit=False, **spreading)
     event = None
     if moves:
-        event = _record(ASSIGN, store, by, moves, {
+        event = _record(kind, store, by, moves, {
             "customers": len(moves), "to": {str(k): v for k, v in received.items()},
             "names": _names(staff)})
     db.session.commit()
@@ -178,16 +183,8 @@ def hand_over(store, leaving, staff, *, by, deactivate=False):
 def reassign_proposals(store, proposals, staff, *, by):
     """Proposed customers spread evenly over `staff` (never back to her own beautician).
     Returns (received, event or None)."""
-    moves = []
-    received = spread([p.customer for p in proposals], staff, by=by, reason="penalty",
-                      exclude_current=True, commit=False, moves=moves)
-    event = None
-    if moves:
-        event = _record(REASSIGN, store, by, moves, {
-            "customers": len(moves), "to": {str(k): v for k, v in received.items()},
-            "names": _names(staff)})
-    db.session.commit()
-    return received, event
+    return _spread_batch(REASSIGN, store, [p.customer for p in proposals], staff, by=by,
+                         reason="penalty", exclude_current=True)
 
 
 def keep_proposals(store, proposals, *, by):
