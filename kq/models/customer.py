@@ -71,8 +71,12 @@ class Customer(TimestampMixin, db.Model):
     visit_band: Mapped[str | None] = mapped_column(String(10))  # high, medium, low
     referral_count: Mapped[int] = mapped_column(default=0)
     # Consent and lifecycle (PIPL)
+    # marketing_consent is "consents now"; consent_at/consent_source say when and how it was
+    # given, consent_withdrawn_at when it was last taken back (kq/services/privacy.py).
     marketing_consent: Mapped[bool] = mapped_column(default=False)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str | None] = mapped_column(String(20))  # paper, verbal, wechat …
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     do_not_contact: Mapped[bool] = mapped_column(default=False)
     do_not_contact_reason: Mapped[str | None] = mapped_column(String(200))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
