@@ -8,6 +8,7 @@ from kq.models.engagement import (Complaint, ComplaintStep, Gift, GiftHandout, G
                                   Promise)
 from kq.models.imports import ImportJob
 from kq.models.report import DormantSnapshot, Report
+from kq.models.security import SignInAttempt, UserSession
 from kq.models.service import CardMove, CareNote, PointsEntry, PrepaidCard, Visit
 from kq.models.staffing import Assignment, LedgerEntry, ReactivationOffer
 from kq.models.store import Store
@@ -16,5 +17,5 @@ from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 __all__ = [
     "AuditEvent", "Assignment", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
     "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "LedgerEntry", "MANAGER", "OWNER",
-    "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "Store", "Task", "User", "Visit", "utcnow",
+    "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "SignInAttempt", "Store", "Task", "User", "UserSession", "Visit", "utcnow",
 ]
