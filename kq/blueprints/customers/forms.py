@@ -11,6 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from kq import labels
 from kq.formtools import NumberRange, money_field
+from kq.services.privacy import CONSENT_SOURCES
 
 
 def _choices(mapping, blank=True):
@@ -51,7 +52,10 @@ class CustomerForm(FlaskForm):
     referred_by_phone = StringField(_l("Referred by (her phone)"),
                                     validators=[Optional(), _max(25)],
                                     render_kw={"inputmode": "tel"})
-    marketing_consent = BooleanField(_l("Agrees to receive offers and messages"))
+    # Never pre-ticked: she opts in, and then we note how she gave it (PIPL, issue 18).
+    marketing_consent = BooleanField(_l("She agreed to receive offers and messages"))
+    consent_source = SelectField(_l("How she agreed"), choices=_choices(CONSENT_SOURCES),
+                                 validate_choice=False)
     # Personal profile
     occupation = StringField(_l("Work"), validators=[Optional(), _max(200)])
     family = StringField(_l("Family"), validators=[Optional(), _max(200)])
@@ -100,6 +104,11 @@ class CustomerForm(FlaskForm):
 
     def validate_buying_psychology(self, field):
         self._one_of(field, labels.BUYING)
+
+    def validate_consent_source(self, field):
+        self._one_of(field, CONSENT_SOURCES)
+        if self.marketing_consent.data and not field.data:
+            raise ValidationError(_l("Say how she gave her consent."))
 
     def validate_tier(self, field):
         self._one_of(field, labels.TIERS)
