@@ -90,6 +90,7 @@ def _customer(rng, store, used_phones, today, name=None, gender=None):
         marketing_consent=rng.random() < 0.85, purchasing_power=rng.randint(3, 5) if rich else rng.randint(1, 3),
         tier=rng.choice(("A", "B", "C", "C", None)),
     )
+    customer.consent_source = "in_store_paper" if customer.marketing_consent else None
     if rng.random() < 0.4:
         customer.occupation = rng.choice(JOBS)
         customer.hobbies = "、".join(rng.sample(HOBBIES, 2))
