@@ -8,19 +8,19 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from kq import labels, policy
+from kq import labels
 from kq.blueprints.customers import bp
 from kq.blueprints.customers.forms import CareNoteForm, CustomerForm, VisitForm
 from kq.blueprints.customers.routes import can_edit
 from kq.extensions import db
 from kq.i18n import fen
-from kq.masking import masked_phone, national
+from kq.masking import national
 from kq.models import BEAUTICIAN, CareNote, Customer, PrepaidCard, User, Visit
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
 from kq.services.assignments import assign
-from kq.services.audit import audit
 from kq.services.classify import recompute_customer
+from kq.services.contacts import can_contact
 from kq.services.customers import (DuplicatePhone, find_by_phone, normalize_phone, save_customer,
                                   tags_of)
 from kq.services.privacy import set_consent
@@ -79,21 +79,6 @@ def _form_page(form, customer, duplicate=None, status=200):
                            duplicate=duplicate, labels=labels), status
 
 
-def _duplicate(form, shown, existing):
-    """409: the number is on another card. Whoever may see that card gets a link to it; anyone
-    else learns only that it exists (no name, no link: a guessed number must not open a
-    colleague's customer). Every hit is audited, the number masked."""
-    visible = policy.can(current_user, policy.VIEW_CONTACT, existing)
-    phone = existing.phone
-    db.session.rollback()
-    audit("duplicate_phone", target=existing, detail={"phone": masked_phone(phone)})
-    db.session.commit()
-    if visible:
-        return _form_page(form, shown, duplicate=existing, status=409)
-    form.phone.errors = [_("A customer with this phone already exists — ask the manager.")]
-    return _form_page(form, shown, status=409)
-
-
 def _save(form, customer, store, staff_ids, creating):
     shown = None if creating else customer  # the page says "New customer" until it is saved
     errors = _apply(form, customer, store)
@@ -106,7 +91,8 @@ def _save(form, customer, store, staff_ids, creating):
     try:
         save_customer(customer, tags=tags, commit=False)
     except DuplicatePhone as duplicate:
-        return _duplicate(form, shown, duplicate.existing)
+        db.session.rollback()
+        return _form_page(form, shown, duplicate=duplicate.existing, status=409)
     set_consent(customer, form.marketing_consent.data, form.consent_source.data or None)
     wanted = form.assigned_staff_id.data
     if current_user.is_manager and wanted in staff_ids:
@@ -139,7 +125,8 @@ def new():
 @login_required
 def edit(customer_id):
     customer = get_or_404(Customer, customer_id)
-    policy.require(current_user, policy.EDIT, customer)
+    if not can_edit(current_user, customer):
+        abort(403)
     store = current_store()
     form = CustomerForm(obj=customer if request.method == "GET" else None)
     staff, form.assigned_staff_id.choices = _staff_choices(store)
