@@ -87,6 +87,15 @@ def build_report(report_id, job_id=None):
 
 
 @with_app
+def send_batch(batch_id):
+    """A bulk message batch (kq.services.messaging.sending): render once per customer, then the
+    provider; rerun safely at any point."""
+    from kq.services.messaging.sending import send_batch as run
+
+    return run(batch_id)
+
+
+@with_app
 def snapshot_dormant_months():
     from kq.extensions import db
     from kq.models import Store

@@ -7,6 +7,7 @@ from kq.models.customer import Customer, CustomerSearchKey, CustomerTag
 from kq.models.engagement import (Complaint, ComplaintStep, Gift, GiftHandout, GiftStockMove,
                                   Promise)
 from kq.models.imports import ImportJob
+from kq.models.messaging import MessageBatch, MessageScript, OutboundMessage
 from kq.models.report import DormantSnapshot, Report
 from kq.models.security import SignInAttempt, UserSession
 from kq.models.service import CardMove, CareNote, PointsEntry, PrepaidCard, Visit
@@ -16,6 +17,6 @@ from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 
 __all__ = [
     "AuditEvent", "Assignment", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
-    "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "LedgerEntry", "MANAGER", "OWNER",
+    "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "MessageBatch", "MessageScript", "OutboundMessage", "LedgerEntry", "MANAGER", "OWNER",
     "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "SignInAttempt", "Store", "Task", "User", "UserSession", "Visit", "utcnow",
 ]
