@@ -1,6 +1,8 @@
 """Every model, importable from one place (Alembic and the shell need them all loaded)."""
 from kq.models.audit import AuditEvent
 from kq.models.base import utcnow
+from kq.models.campaign import (Campaign, CampaignGift, CampaignMember, CampaignPhase,
+                                CampaignTouch)
 from kq.models.checklist import ChecklistRun, MessageTemplate
 from kq.models.contact import Contact, Task
 from kq.models.customer import Customer, CustomerSearchKey, CustomerTag
@@ -16,7 +18,7 @@ from kq.models.store import Store
 from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 
 __all__ = [
-    "AuditEvent", "Assignment", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
+    "AuditEvent", "Assignment", "Campaign", "CampaignGift", "CampaignMember", "CampaignPhase", "CampaignTouch", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
     "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "MessageBatch", "MessageScript", "OutboundMessage", "LedgerEntry", "MANAGER", "OWNER",
     "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "SignInAttempt", "Store", "Task", "User", "UserSession", "Visit", "utcnow",
 ]

@@ -70,6 +70,7 @@ class GiftHandout(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(12), default="reserved")  # handed_out, cancelled
     pickup_after: Mapped[date | None]
     campaign: Mapped[str | None] = mapped_column(String(60))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     note: Mapped[str | None] = mapped_column(String(200))
     handed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handed_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
