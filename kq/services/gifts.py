@@ -138,7 +138,7 @@ def _check_handout_fields(store, pickup_after, campaign, note):
 
 
 def reserve(store, *, customer_id, gift_id, staff, by, pickup_after=None, campaign=None,
-            note=None, commit=True):
+            note=None, commit=True, campaign_id=None):
     """Hold one gift for a customer. `staff` hands it out and sees it on her list once the
     pickup date has come (today, when there is none)."""
     customer = live_customer(store, customer_id)
@@ -152,7 +152,7 @@ def reserve(store, *, customer_id, gift_id, staff, by, pickup_after=None, campai
         raise _out_of_stock(gift)
     handout = GiftHandout(store_id=store.id, gift_id=gift.id, customer_id=customer.id,
                           staff_id=staff.id, status=RESERVED, pickup_after=pickup_after,
-                          campaign=campaign, note=note)
+                          campaign=campaign, campaign_id=campaign_id, note=note)
     db.session.add(handout)
     db.session.flush()
     today = store.today()
