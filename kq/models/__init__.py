@@ -9,6 +9,7 @@ from kq.models.customer import Customer, CustomerSearchKey, CustomerTag
 from kq.models.engagement import (Complaint, ComplaintStep, Gift, GiftHandout, GiftStockMove,
                                   Promise)
 from kq.models.imports import ImportJob
+from kq.models.pageversion import PageVersion
 from kq.models.messaging import MessageBatch, MessageScript, OutboundMessage
 from kq.models.report import DormantSnapshot, Report
 from kq.models.security import SignInAttempt, UserSession
@@ -20,5 +21,5 @@ from kq.models.user import BEAUTICIAN, MANAGER, OWNER, ROLES, User
 __all__ = [
     "AuditEvent", "Assignment", "Campaign", "CampaignGift", "CampaignMember", "CampaignPhase", "CampaignTouch", "BEAUTICIAN", "CardMove", "CareNote", "ChecklistRun", "MessageTemplate", "Complaint", "ComplaintStep", "Contact",
     "Customer", "CustomerSearchKey", "CustomerTag", "DormantSnapshot", "Gift", "GiftHandout", "GiftStockMove", "ImportJob", "MessageBatch", "MessageScript", "OutboundMessage", "LedgerEntry", "MANAGER", "OWNER",
-    "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "SignInAttempt", "Store", "Task", "User", "UserSession", "Visit", "utcnow",
+    "PageVersion", "PointsEntry", "PrepaidCard", "Promise", "ReactivationOffer", "Report", "ROLES", "SignInAttempt", "Store", "Task", "User", "UserSession", "Visit", "utcnow",
 ]
