@@ -35,6 +35,12 @@ KINDS = {
 }
 MAX_DORMANT_ROWS = 3000
 MAX_HANDOVER_CARDS = 400
+# From this size on a report comes in sections that start a page each (a staff member's focus,
+# a run of the dormant list's rows, a customer's card), laid out on every core when there are
+# several (kq.services.pdfsections). Below it the layout is as it always was.
+SECTIONED_STAFF = 8
+SECTIONED_ROWS, SECTION_ROWS = 300, 150
+SECTIONED_CARDS = 20
 
 
 def staff_member(store, staff_id):
@@ -98,7 +104,8 @@ def _morning(store, params):
             .order_by(Customer.last_visit_at.desc().nulls_last()).limit(10)).all()
         focus[s.id] = [(t, reason(t.kind, t.detail or {})) for t in special + red]
     return "reports/morning.html", {"day": day, "staff": staff, "numbers": numbers,
-                                    "focus": focus, "kinds": labels.KINDS}
+                                    "focus": focus, "kinds": labels.KINDS,
+                                    "sectioned": len(staff) >= SECTIONED_STAFF}
 
 
 def evening_figures(store, day):
@@ -159,7 +166,8 @@ def _dormant(store, params):
         "dormant": dormant, "rate": figures.rate, "rows": rows, "masked_phone": masked_phone,
         "chart": dormant_chart(store, days, staff, trend, size=PRINT), "labels": labels,
         "only": staff_member(store, staff_id) if staff_id else None,
-        "limited": len(rows) >= MAX_DORMANT_ROWS}
+        "limited": len(rows) >= MAX_DORMANT_ROWS, "sectioned": len(rows) > SECTIONED_ROWS,
+        "chunk_rows": SECTION_ROWS if len(rows) > SECTIONED_ROWS else max(1, len(rows))}
 
 
 def _card_data(customer):
@@ -209,7 +217,8 @@ def _cards(store, params, progress, audits):
     audits.append(("print_cards", {"customers": len(customers),
                                    "kind": "handover" if owner else "card"}))
     return "reports/cards.html", {"cards": cards, "owner": owner, "national": national,
-                                  "labels": labels, "today": store.today()}
+                                  "labels": labels, "today": store.today(),
+                                  "sectioned": len(cards) > SECTIONED_CARDS}
 
 
 def css_string(text):
@@ -237,8 +246,12 @@ def render_html(report, progress=lambda p: None, audits=None):
         template, context = builders[report.kind](store, report.params)
     else:
         template, context = _cards(store, report.params, progress, recorded)
+    from kq.services.pdfsections import SECTION
+
+    context.setdefault("sectioned", False)
     html = render_template(template, store=store, title=title_of(report),
-                           printed_at=store.local_now(), css_string=css_string, **context)
+                           printed_at=store.local_now(), css_string=css_string,
+                           section_mark=SECTION if context["sectioned"] else "", **context)
     if audits is None:
         from kq.services.audit import audit
 
@@ -247,7 +260,13 @@ def render_html(report, progress=lambda p: None, audits=None):
     return html
 
 
-def write_pdf(html):
+def write_pdf(html, sections=None):
+    """(PDF bytes, pages). A report in sections is laid out on every core when that gains
+    anything (`sections` True or False forces the choice, for the tests and the bench)."""
+    from kq.services import pdfsections
+
+    if pdfsections.worth_it(html) if sections is None else sections:
+        return pdfsections.write_pdf(html, current_app.root_path)
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=current_app.root_path).render()

@@ -1,0 +1,154 @@
+"""A big report laid out on every core: its HTML is cut into sections where the template marks
+them (`SECTION`, always just before an element that starts a new page), the sections are laid
+out by WeasyPrint in a pool of processes, and the PDFs are joined with pypdf.
+
+Page numbers ("3 / 26") cannot come from WeasyPrint then, since each section counts its own
+pages: the sections are laid out without the footer and the joined document's numbers are
+written onto each page afterwards, where WeasyPrint puts them. The running headers (store,
+title, date) are the same on every page, so each section draws its own. Bookmarks and the
+document's metadata are carried over. A section that fails fails the whole report: nothing is
+joined and the exception goes to the caller (kq.services.printing.build records it).
+
+A pool costs a few tens of milliseconds and every section embeds its own subset of the font,
+so small reports stay in one process (`worth_it`)."""
+import io
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
+SECTION = "<!--kq:section-->"
+# Sections are joined into about this many groups per core: a little more than one, so that a
+# core that finishes early takes another.
+GROUPS_PER_CORE = 2
+# Below this much HTML a pool costs more than it gains (a 26-page morning sheet is ~300 KB).
+MIN_HTML = 60_000
+NO_FOOTER = "<style>@page { @bottom-center { content: none; } }</style>"
+
+# Where WeasyPrint's footer is (_print.html: A4, 18 mm bottom margin, 8.5 pt, #555, centred).
+PAGE_WIDTH, BOTTOM_MARGIN, FONT_SIZE, GREY = 595.28, 18 * 72 / 25.4, 8.5, 0x55 / 255
+# Helvetica's advance widths (per 1000 em) for the characters of "12 / 34".
+_WIDTHS = {" ": 278, "/": 278, **{d: 556 for d in "0123456789"}}
+
+
+def cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worth_it(html):
+    return cores() > 1 and html.count(SECTION) > 0 and len(html) >= MIN_HTML
+
+
+def split(html, groups):
+    """The section documents: each one the report's head (without the page-number footer) and a
+    run of consecutive sections, about equal in size."""
+    head, body = html.split("<body>", 1)
+    body, _, _tail = body.rpartition("</body>")
+    pieces = body.split(SECTION)
+    head = head.replace("</head>", NO_FOOTER + "</head>", 1)
+    groups = max(1, min(groups, len(pieces)))
+    target = len(body) / groups
+    runs, current, done = [], [], 0
+    for piece in pieces:
+        current.append(piece)
+        done += len(piece)
+        if done >= target * (len(runs) + 1) and len(runs) < groups - 1:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return [f"{head}<body>{''.join(run)}</body></html>" for run in runs]
+
+
+def _lay_out(html, base_url):
+    """In a pool process: one section document's PDF and its page count."""
+    from weasyprint import HTML
+
+    document = HTML(string=html, base_url=base_url).render()
+    return document.write_pdf(), len(document.pages)
+
+
+def _context():
+    """fork where it is safe (a process with no other threads: an RQ job, the bench) — the
+    children already have WeasyPrint; forkserver otherwise (the in-process fallback builds a
+    report in a thread of the web server, and forking a threaded process can copy a held lock)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["weasyprint"])
+    return context
+
+
+def write_pdf(html, base_url):
+    """(PDF bytes, page count) of the report laid out section by section in a process pool."""
+    documents = split(html, cores() * GROUPS_PER_CORE)
+    workers = min(cores(), len(documents))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+    try:
+        futures = [pool.submit(_lay_out, document, base_url) for document in documents]
+        parts = [future.result() for future in futures]  # the first failure raises here
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return join([pdf for pdf, _pages in parts])
+
+
+def join(pdfs):
+    """One PDF of the sections' PDFs, numbered "page / pages" across the whole, with their
+    bookmarks and the first one's metadata."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    metadata = None
+    for pdf in pdfs:
+        reader = PdfReader(io.BytesIO(pdf))
+        if metadata is None and reader.metadata:
+            metadata = {key: value for key, value in reader.metadata.items()}
+        writer.append(reader)
+    total = len(writer.pages)
+    font = _font(writer)
+    for number, page in enumerate(writer.pages, start=1):
+        _stamp(writer, page, font, f"{number} / {total}")
+    if metadata:
+        writer.add_metadata(metadata)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), total
+
+
+def _font(writer):
+    from pypdf.generic import DictionaryObject, NameObject
+
+    return writer._add_object(DictionaryObject({  # noqa: SLF001 - pypdf's way to add one
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+        NameObject("/Encoding"): NameObject("/WinAnsiEncoding")}))
+
+
+def _stamp(writer, page, font, text):
+    """Write `text` centred in the page's bottom margin, in a content stream of its own after
+    the page's own (wrapped in q … Q so that nothing it left set moves the number)."""
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    resources = page.get("/Resources")
+    resources = resources.get_object() if resources is not None else DictionaryObject()
+    page[NameObject("/Resources")] = resources
+    fonts = resources.get("/Font")
+    fonts = fonts.get_object() if fonts is not None else DictionaryObject()
+    resources[NameObject("/Font")] = fonts
+    fonts[NameObject("/KQPageNo")] = font
+    box = page.mediabox
+    width = sum(_WIDTHS.get(ch, 556) for ch in text) * FONT_SIZE / 1000
+    x = float(box.left) + (float(box.width) - width) / 2
+    y = float(box.bottom) + BOTTOM_MARGIN / 2 - FONT_SIZE * 0.35
+    before, after = DecodedStreamObject(), DecodedStreamObject()
+    before.set_data(b"q\n")
+    after.set_data(f"\nQ\nq {GREY:.3f} g BT /KQPageNo {FONT_SIZE} Tf {x:.2f} {y:.2f} Td ({text}) "
+                   f"Tj ET Q\n".encode("ascii"))
+    contents = page.get("/Contents")
+    own = contents.get_object() if contents is not None else ArrayObject()
+    streams = list(own) if isinstance(own, ArrayObject) else [page.raw_get("/Contents")]
+    page[NameObject("/Contents")] = ArrayObject(
+        [writer._add_object(before), *streams, writer._add_object(after)])  # noqa: SLF001
