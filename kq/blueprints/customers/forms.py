@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
                      RadioField, SelectField, StringField, TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from kq import labels
 from kq.formtools import NumberRange, money_field
@@ -27,7 +27,7 @@ def _max(n):
 
 class CustomerForm(FlaskForm):
     # Basic profile
-    name = StringField(_l("Name"), validators=[InputRequired(message=_l("Enter her name.")),
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter her name.")),
                                                _max(40)])
     surname = StringField(_l("Surname"), validators=[Optional(), _max(10)])
     title = StringField(_l("Title (小姐, 女士, 姐…)"), validators=[Optional(), _max(10)])
