@@ -32,6 +32,7 @@ KINDS = {
     "dormant": _l("Dormant customers"),
     "card": _l("Customer card"),
     "handover": _l("Handover pack"),
+    "campaign": _l("Campaign review"),
 }
 MAX_DORMANT_ROWS = 3000
 MAX_HANDOVER_CARDS = 400
@@ -170,6 +171,12 @@ def _dormant(store, params):
         "chunk_rows": SECTION_ROWS if len(rows) > SECTIONED_ROWS else max(1, len(rows))}
 
 
+def _campaign_review(store, params):
+    from kq.services.campaigns import review_data
+
+    return "reports/campaign.html", review_data(store, params["campaign"])
+
+
 def _card_data(customer):
     recent = lambda model, order, n: db.session.scalars(  # noqa: E731
         select(model).where(model.customer_id == customer.id).order_by(order).limit(n)).all()
@@ -240,7 +247,7 @@ def render_html(report, progress=lambda p: None, audits=None):
     added to the session here."""
     store = db.session.get(Store, report.store_id)
     builders = {"morning": _morning, "evening": _evening, "ledger": _ledger,
-                "dormant": _dormant}
+                "dormant": _dormant, "campaign": _campaign_review}
     recorded = [] if audits is None else audits
     if report.kind in builders:
         template, context = builders[report.kind](store, report.params)

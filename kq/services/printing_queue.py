@@ -95,6 +95,10 @@ def clean_params(store, kind, raw):
         if not staff.isdigit() or staff_member(store, int(staff)) is None:
             raise ServiceError({"staff": _l("Choose a member of staff.")}, code="invalid")
         return {"staff": int(staff), "date": today.isoformat()}
+    if kind == "campaign":
+        from kq.services.campaigns import review_params
+
+        return review_params(store, raw)
     raise ServiceError({"kind": _l("Choose a report.")}, code="invalid")
 
 
