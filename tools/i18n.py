@@ -71,21 +71,29 @@ def fill(path):
     new = json.loads(Path(path).read_text()) if path else {}
     hans = load("zh_Hans")
     for message in hans:
-        if message.id and message.id in new:
-            message.string = new[message.id]
+        key = message.id[0] if isinstance(message.id, tuple) else message.id  # a plural
+        if key and key in new:
+            text = new[key]
+            message.string = (tuple(text) if isinstance(text, list) else (text,)) \
+                if isinstance(message.id, tuple) else text
             message.flags.discard("fuzzy")
     save(hans, "zh_Hans")
     hant = load("zh_Hant")
     for message in hant:
-        if message.id and hans.get(message.id) is not None and hans.get(message.id).string:
-            message.string = to_hant(hans.get(message.id).string)
+        source = hans.get(message.id) if message.id else None
+        if source is not None and source.string and "fuzzy" not in source.flags:
+            text = source.string
+            message.string = tuple(to_hant(t) for t in text) if isinstance(text, tuple) \
+                else to_hant(text)
             message.flags.discard("fuzzy")
     save(hant, "zh_Hant")
 
 
 def missing():
     hans = load("zh_Hans")
-    todo = [m.id for m in hans if m.id and (not m.string or "fuzzy" in m.flags)]
+    todo = [m.id[0] if isinstance(m.id, tuple) else m.id for m in hans if m.id and (
+        not all(m.string if isinstance(m.string, tuple) else (m.string,))
+        or "fuzzy" in m.flags)]
     print(json.dumps({m: "" for m in todo}, ensure_ascii=False, indent=1))
     return len(todo)
 
