@@ -181,11 +181,15 @@ def test_unknown_customer_or_item_is_404_and_a_good_entry_after_bad_ones_is_stor
     client = login("beautician1")
     for body in (_body(world, customer_id=world.customers["mine"] + 10_000),
                  _body(world, customer_id=world.customers["other_store"]),
-                 _body(world, customer_id=world.customers["colleague"]),
-                 _body(world, task_id=task_id + 10_000),
-                 _body(world, customer_id=world.customers["colleague"], task_id=task_id)):
+                 _body(world, task_id=task_id + 10_000)):
         response = client.post("/api/contacts", json=body)
         assert response.status_code == 404, body
+        assert _chinese(response.get_json()["message"])
+    # A colleague's customer is in the store but not hers: refused for good (policy).
+    for body in (_body(world, customer_id=world.customers["colleague"]),
+                 _body(world, customer_id=world.customers["colleague"], task_id=task_id)):
+        response = client.post("/api/contacts", json=body)
+        assert response.status_code == 403, body
         assert _chinese(response.get_json()["message"])
     good = _body(world, task_id=task_id, notes="她说下周来")
     assert client.post("/api/contacts", json=good).status_code == 201

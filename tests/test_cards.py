@@ -289,13 +289,14 @@ def test_who_may_sell_top_up_use_refund_and_close(app, login, world):
     sale = {"name": "肩颈疗程卡", "sessions": "10", "price": "1980"}
     visit = {"visited_on": today.isoformat(), "services": "肩颈", "amount": "0",
              "staff_id": world.users["beautician1"]}
-    # Someone else's customer: no sale, no top-up, no use at a visit.
+    # Someone else's customer: no sale, no top-up; but a visit she served herself draws on
+    # the customer's card, as at the till (SPEC §1).
     assert beautician.get(f"/customers/{colleague}/cards/new").status_code == 403
     assert beautician.post(f"/customers/{colleague}/cards/new", data=sale).status_code == 403
     assert beautician.post(f"/customers/{colleague}/cards/{colleague_card}/top-up",
                            data={"t-sessions": "1"}).status_code == 403
     assert beautician.post(f"/customers/{colleague}/visits/new",
-                           data={**visit, "prepaid_card_id": colleague_card}).status_code == 403
+                           data={**visit, "prepaid_card_id": colleague_card}).status_code == 302
     # Her own: yes; refunds and closing are the manager's.
     assert beautician.post(f"/customers/{mine}/cards/new", data=sale).status_code == 302
     assert beautician.post(f"/customers/{mine}/cards/{mine_card}/top-up",
@@ -325,7 +326,8 @@ def test_who_may_sell_top_up_use_refund_and_close(app, login, world):
         assert _kinds(mine_card) == ["sale", "top_up", "refund"]
         assert db.session.scalar(select(func.count(PrepaidCard.id)).where(
             PrepaidCard.customer_id == colleague)) == 1
-        assert db.session.scalar(select(func.count(Visit.id))) == 0
+        assert db.session.scalar(select(func.count(Visit.id))) == 1
+        assert _kinds(colleague_card) == ["sale", "use", "close"]
 
 
 def test_the_sale_page_refuses_bad_input_with_messages_and_sells(app, login, world):

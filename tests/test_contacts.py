@@ -188,14 +188,15 @@ def test_api_needs_the_csrf_token(make_app, world):
 def test_no_logging_for_a_colleagues_or_another_stores_customer(app, login, world):
     _today, task_id = _red_flag_world(app, world)
     client = login("beautician2")
-    # beautician2 may not close beautician1's item, nor log for her customer.
-    assert client.post("/calls/log", data=_form(world, task_id)).status_code == 404
+    # beautician2 may not close beautician1's item, nor log for her customer: a customer of
+    # the store who is not hers is refused (403, the policy); another store's is not there.
+    assert client.post("/calls/log", data=_form(world, task_id)).status_code == 403
     other = _form(world)
     other["customer_id"] = world.customers["other_store"]
     assert client.post("/calls/log", data=other).status_code == 404
     api = client.post("/api/contacts", json={**_form(world), "customer_id": world.customers["mine"]})
-    assert api.status_code == 404
-    assert client.get(f"/calls/log?customer_id={world.customers['mine']}").status_code == 404
+    assert api.status_code == 403
+    assert client.get(f"/calls/log?customer_id={world.customers['mine']}").status_code == 403
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Contact.id))) == 0
     # The manager may log for any customer of her store.

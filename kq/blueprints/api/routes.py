@@ -10,7 +10,8 @@ from werkzeug.datastructures import MultiDict
 
 from kq.blueprints.api import bp
 from kq.blueprints.calls.forms import ContactForm
-from kq.blueprints.calls.submission import service_messages, submit
+from kq.blueprints.calls.submission import NotAssigned, service_messages, submit
+from kq.policy import NOT_HERS
 from kq.scoping import current_store
 from kq.services import ServiceError
 
@@ -91,7 +92,8 @@ def _fields(payload):
 @login_required
 def create_contact():
     """201 with the new contact; 200 with the original when the client id was stored before
-    (also when both sends arrive at once); 404 for a customer or item that is not hers to log;
+    (also when both sends arrive at once); 403 for a customer of the store not assigned to her
+    (the policy); 404 for a customer or item that is not there or not hers;
     422 for anything else that is not a contact, with a message in her language."""
     payload = _read_object()
     if payload is None:
@@ -105,6 +107,9 @@ def create_contact():
         return _refused(errors=errors)
     try:
         contact, created = submit(form, current_user, current_store())
+    except NotAssigned:
+        # 403 is permanent for the phone's outbox: kept with this message, not sent again.
+        return jsonify(error="not_assigned", message=str(NOT_HERS)), 403
     except LookupError:
         return jsonify(error="not_found", message=_("There is nothing here, or it belongs to "
                                                     "another store.")), 404

@@ -7,17 +7,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from kq import labels
+from kq import labels, policy
 from kq.blueprints.calls import bp
 from kq.blueprints.calls.forms import ContactForm
-from kq.blueprints.calls.submission import submit
+from kq.blueprints.calls.submission import NotAssigned, submit
 from kq.extensions import db
 from kq.models import BEAUTICIAN, Contact, Customer, User
 from kq.redirects import safe_next
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError, exporting
 from kq.services.checklist import midnight
-from kq.services.contacts import can_contact, find_replay
+from kq.services.contacts import find_replay
 from kq.services.exporting import DATE, DATETIME, NUMBER, Column
 
 
@@ -33,8 +33,7 @@ def log():
     form = ContactForm()
     if request.method == "GET":
         customer = get_or_404(Customer, request.args.get("customer_id"))
-        if not can_contact(current_user, customer):
-            abort(404)
+        policy.require(current_user, policy.LOG_CONTACT, customer)
         form.customer_id.data = customer.id
         form.task_id.data = request.args.get("task_id", type=int)
         form.client_id.data = str(uuid.uuid4())
@@ -46,10 +45,13 @@ def log():
             flash(_("Already logged."), "info")
             return redirect(safe_next(form.next.data) or url_for("tasks.today"))
     customer = get_or_404(Customer, form.customer_id.data)
+    policy.require(current_user, policy.LOG_CONTACT, customer)
     if not form.validate():
         return _form_page(form, customer, 422)
     try:
         contact, _created = submit(form, current_user, store)
+    except NotAssigned:
+        abort(403)
     except LookupError:
         abort(404)
     except ServiceError as error:

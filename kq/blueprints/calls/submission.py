@@ -2,9 +2,18 @@
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
+from kq import policy
+from kq.extensions import db
+from kq.models import Customer
 from kq.services import ServiceError
-from kq.services.contacts import MAX_NOTE, MAX_SUGGESTION, ContactInput, log_contact
+from kq.services.contacts import (MAX_NOTE, MAX_SUGGESTION, ContactInput, find_replay,
+                                  log_contact, valid_id)
+
+
+class NotAssigned(Exception):
+    """The customer is in her store but not hers to log for (SPEC §1): 403, for good."""
 
 
 def service_messages(codes):
@@ -41,7 +50,9 @@ def _parse_moment(value):
 
 
 def submit(form, user, store):
-    """Returns (contact, created) or raises LookupError / ServiceError(dict of messages)."""
+    """Returns (contact, created) or raises NotAssigned (a customer of the store not hers, asked
+    of the policy; a replay of an entry stored before passes), LookupError (no such customer
+    or item here) or ServiceError(dict of messages)."""
     data = ContactInput(
         customer_id=form.customer_id.data, task_id=form.task_id.data,
         client_id=form.client_id.data or None, channel=form.channel.data,
@@ -50,6 +61,12 @@ def submit(form, user, store):
         notes=(form.notes.data or "").strip() or None,
         next_follow_up_on=form.next_follow_up_on.data,
         contacted_at=_parse_moment(form.contacted_at.data))
+    if find_replay(store.id, data.client_id) is None and valid_id(data.customer_id):
+        customer = db.session.scalar(select(Customer).where(
+            Customer.id == data.customer_id, Customer.store_id == store.id))
+        if customer is not None and policy.in_store(user, customer) and \
+                not policy.can(user, policy.LOG_CONTACT, customer):
+            raise NotAssigned()
     try:
         return log_contact(user, store, data)
     except ServiceError as error:

@@ -2,25 +2,24 @@
 from datetime import datetime, time
 from decimal import Decimal
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from kq import labels
+from kq import labels, policy
 from kq.blueprints.customers import bp
 from kq.blueprints.customers.forms import CareNoteForm, CustomerForm, VisitForm
-from kq.blueprints.customers.routes import can_edit
 from kq.extensions import db
 from kq.i18n import fen
-from kq.masking import national
+from kq.masking import masked_phone, national
 from kq.models import BEAUTICIAN, CareNote, Customer, PrepaidCard, User, Visit
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
 from kq.services.assignments import assign
+from kq.services.audit import audit
 from kq.services.classify import recompute_customer
-from kq.services.contacts import can_contact
 from kq.services.customers import (DuplicatePhone, find_by_phone, normalize_phone, save_customer,
                                   tags_of)
 from kq.services.privacy import set_consent
@@ -79,6 +78,21 @@ def _form_page(form, customer, duplicate=None, status=200):
                            duplicate=duplicate, labels=labels), status
 
 
+def _duplicate(form, shown, existing):
+    """409: the number is on another card. Whoever may see that card gets a link to it; anyone
+    else learns only that it exists (no name, no link: a guessed number must not open a
+    colleague's customer). Every hit is audited, the number masked."""
+    visible = policy.can(current_user, policy.VIEW_CONTACT, existing)
+    phone = existing.phone
+    db.session.rollback()
+    audit("duplicate_phone", target=existing, detail={"phone": masked_phone(phone)})
+    db.session.commit()
+    if visible:
+        return _form_page(form, shown, duplicate=existing, status=409)
+    form.phone.errors = [_("A customer with this phone already exists — ask the manager.")]
+    return _form_page(form, shown, status=409)
+
+
 def _save(form, customer, store, staff_ids, creating):
     shown = None if creating else customer  # the page says "New customer" until it is saved
     errors = _apply(form, customer, store)
@@ -91,8 +105,7 @@ def _save(form, customer, store, staff_ids, creating):
     try:
         save_customer(customer, tags=tags, commit=False)
     except DuplicatePhone as duplicate:
-        db.session.rollback()
-        return _form_page(form, shown, duplicate=duplicate.existing, status=409)
+        return _duplicate(form, shown, duplicate.existing)
     set_consent(customer, form.marketing_consent.data, form.consent_source.data or None)
     wanted = form.assigned_staff_id.data
     if current_user.is_manager and wanted in staff_ids:
@@ -125,8 +138,7 @@ def new():
 @login_required
 def edit(customer_id):
     customer = get_or_404(Customer, customer_id)
-    if not can_edit(current_user, customer):
-        abort(403)
+    policy.require(current_user, policy.EDIT, customer)
     store = current_store()
     form = CustomerForm(obj=customer if request.method == "GET" else None)
     staff, form.assigned_staff_id.choices = _staff_choices(store)
@@ -147,8 +159,8 @@ def edit(customer_id):
 
 def _card_choices(customer, today):
     """Her usable cards as choices: "ID" uses one session, "balance-ID" pays the amount from
-    the balance. Only for staff who may act for her (managers, her own beautician)."""
-    if not can_contact(current_user, customer):
+    the balance. Whoever may record her visit may draw on her card, as at the till."""
+    if not policy.can(current_user, policy.USE_CARD, customer):
         return {}
     cards = db.session.scalars(select(PrepaidCard).where(
         PrepaidCard.customer_id == customer.id).order_by(PrepaidCard.id)).all()
@@ -164,17 +176,40 @@ def _card_choices(customer, today):
     return choices
 
 
+def _served_by(value, choices):
+    """The member of staff the form names: one of the choices, else anyone of the store (the
+    policy then says why not), else None."""
+    if value in choices:
+        return choices[value]
+    if not (value or "").isdigit() or len(value) > 9:
+        return None
+    return db.session.scalar(scoped(User).where(User.id == int(value)))
+
+
+def _visit_page(form, customer, today, status=200):
+    earliest, latest = policy.visit_dates(current_user, today)
+    return render_template("customers/visit.html", form=form, customer=customer,
+                           earliest=earliest, latest=latest,
+                           fixed_staff=not current_user.is_manager), status
+
+
 @bp.route("/<int:customer_id>/visits/new", methods=["GET", "POST"])
 @login_required
 def record(customer_id):
+    """A beautician records a visit she served herself, today or yesterday, for any customer
+    of the store; managers record any visit, for any member of staff, on any past day."""
     customer = get_or_404(Customer, customer_id)
+    policy.require(current_user, policy.RECORD_VISIT, customer)
     store = current_store()
     today = store.today()
     form = VisitForm()
-    staff, form.staff_id.choices = _staff_choices(store)
-    if current_user.role != BEAUTICIAN:
+    if current_user.is_manager:
+        staff, form.staff_id.choices = _staff_choices(store)
         form.staff_id.choices.insert(0, SelectChoice(str(current_user.id),
                                                      current_user.display_name))
+    else:
+        staff = []
+        form.staff_id.choices = [SelectChoice(str(current_user.id), current_user.display_name)]
     cards = _card_choices(customer, today)
     form.prepaid_card_id.choices = [SelectChoice("", _("No card: paid"))] + [
         SelectChoice(value, label) for value, (_card, _use, label) in cards.items()]
@@ -182,20 +217,22 @@ def record(customer_id):
         form.visited_on.data = today
         form.visited_time.data = store.local_now().time().replace(second=0, microsecond=0)
         form.staff_id.data = str(current_user.id)
-        return render_template("customers/visit.html", form=form, customer=customer)
-    if form.prepaid_card_id.data and not can_contact(current_user, customer):
-        abort(403)  # only her own beautician or a manager takes from her card
+        return _visit_page(form, customer, today)
+    if not form.staff_id.data and not current_user.is_manager:
+        form.staff_id.data = str(current_user.id)  # her own visit: the form does not ask
     valid = form.validate()
-    if valid and form.visited_on.data > today:
-        form.visited_on.errors = [_("A visit cannot be in the future.")]
-        valid = False
-    if valid and form.visited_on.data.year < 2000:
-        form.visited_on.errors = [_("Enter a date after 2000.")]
-        valid = False
-    served_by = {str(s.id): s for s in staff} | {str(current_user.id): current_user}
-    if valid and form.staff_id.data not in served_by:
+    served_by = _served_by(form.staff_id.data,
+                           {str(s.id): s for s in staff} | {str(current_user.id): current_user})
+    if valid and served_by is None:
         form.staff_id.errors = [_("Choose who served her.")]
         valid = False
+    if valid:
+        try:
+            policy.require(current_user, policy.RECORD_VISIT, customer, served_by=served_by,
+                           visited_on=form.visited_on.data, today=today)
+        except policy.Refused as refusal:
+            getattr(form, refusal.field).errors = [str(refusal.message)]
+            valid = False
     card, use, _label = cards.get(form.prepaid_card_id.data, (None, None, None))
     amount = int((form.amount.data or Decimal(0)) * 100)
     if valid and form.prepaid_card_id.data and card is None:
@@ -208,7 +245,7 @@ def record(customer_id):
         moment = datetime.combine(form.visited_on.data, form.visited_time.data or time(12),
                                   tzinfo=store.tz)
         try:
-            record_visit(customer, visited_at=moment, staff=served_by[form.staff_id.data],
+            record_visit(customer, visited_at=moment, staff=served_by,
                          services=form.services.data.strip(), amount_fen=amount,
                          prepaid_card=card, card_amount_fen=amount if use else None,
                          recorded_by=current_user)
@@ -218,13 +255,14 @@ def record(customer_id):
         else:
             flash(_("Visit recorded."), "success")
             return redirect(url_for("customers.detail", customer_id=customer.id))
-    return render_template("customers/visit.html", form=form, customer=customer), 422
+    return _visit_page(form, customer, today, 422)
 
 
 @bp.route("/<int:customer_id>/care-notes/new", methods=["GET", "POST"])
 @login_required
 def care_note(customer_id):
     customer = get_or_404(Customer, customer_id)
+    policy.require(current_user, policy.CARE_NOTE, customer)
     form = CareNoteForm()
     if request.method == "POST" and form.validate():
         last_visit = db.session.scalar(select(func.max(Visit.id)).where(

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
@@ -14,14 +14,14 @@ from kq import labels
 from kq.blueprints.customers import bp
 from kq.extensions import db
 from kq.masking import can_see_phone, masked_phone, national
+from kq import policy
 from kq.models import (BEAUTICIAN, CareNote, Complaint, Contact, Customer, CustomerTag,
                        GiftHandout, PrepaidCard, Promise, User, Visit)
 from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services import exporting
 from kq.services.audit import audit
-from kq.services.contacts import can_contact
-from kq.services.customers import matching_ids, tags_of
+from kq.services.customers import full_phone, matching_ids, tags_of
 from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.reports import not_seen_since
 
@@ -35,14 +35,32 @@ REVEALED = "revealed_customers"
 
 
 def can_edit(user, customer):
-    return user.is_manager or customer.assigned_staff_id == user.id
+    return policy.can(user, policy.EDIT, customer)
+
+
+def can_contact(user, customer):
+    return policy.can(user, policy.LOG_CONTACT, customer)
 
 
 def shows_phone(user, customer):
     """Assigned staff always; managers and owners once they have revealed it (audited)."""
     if customer.assigned_staff_id == user.id:
-        return True
-    return user.is_manager and customer.id in session.get(REVEALED, [])
+        return policy.can(user, policy.VIEW_CONTACT, customer)
+    return policy.can(user, policy.REVEAL_PHONE, customer) and \
+        customer.id in session.get(REVEALED, [])
+
+
+def _search(store, q):
+    """The ids a search box string finds for her (policy: partial phone digits find only her
+    own customers unless she manages the store). A search by a whole number is audited, with
+    the number masked: trying numbers one by one leaves a trail."""
+    own = None if policy.can(current_user, policy.SEARCH_PARTIAL) else current_user.id
+    ids = matching_ids(store.id, q, own_staff_id=own)
+    whole = full_phone(q)
+    if whole is not None:
+        audit("search_phone", store_id=store.id, detail={"phone": masked_phone(whole)})
+        db.session.commit()
+    return ids
 
 
 def _filters(store, args):
@@ -50,7 +68,7 @@ def _filters(store, args):
          ("q", "tier", "key", "band", "status", "tag", "staff", "window", "days", "sort")}
     query = scoped(Customer).where(Customer.deleted_at.is_(None))
     if f["q"]:
-        ids = matching_ids(store.id, f["q"][:64])
+        ids = _search(store, f["q"][:64])
         if ids is not None:
             query = query.where(Customer.id.in_(ids))
     if f["tier"] in labels.TIERS:
@@ -233,8 +251,7 @@ def detail(customer_id):
 def reveal(customer_id):
     """A manager or owner shows a number she is entitled to; each reveal is audited."""
     customer = get_or_404(Customer, customer_id)
-    if not current_user.is_manager:
-        abort(403)
+    policy.require(current_user, policy.REVEAL_PHONE, customer)
     audit("reveal_phone", target=customer)
     db.session.commit()
     revealed = [i for i in session.get(REVEALED, []) if i != customer.id][-49:]
