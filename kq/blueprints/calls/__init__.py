@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("calls", __name__)
 
-from kq.blueprints.calls import routes  # noqa: E402,F401 - attaches the views to bp
+from kq.blueprints.calls import outbox, routes  # noqa: E402,F401 - attaches the views to bp
