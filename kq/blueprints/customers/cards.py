@@ -8,6 +8,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
+from kq import policy
 from kq.blueprints.customers import bp
 from kq.blueprints.customers.forms import (CardCloseForm, CardRefundForm, CardSellForm,
                                            CardTopUpForm)
@@ -17,7 +18,6 @@ from kq.models import CardMove, Customer, PrepaidCard, Visit
 from kq.scoping import current_store, get_or_404
 from kq.services import ServiceError
 from kq.services import cards as service
-from kq.services.contacts import can_contact
 
 MOVE_KINDS = {"sale": _l("Sold"), "import": _l("Brought over from the old system"),
               "opening": _l("Balance when moves began"), "top_up": _l("Topped up"),
@@ -26,11 +26,8 @@ MOVE_KINDS = {"sale": _l("Sold"), "import": _l("Brought over from the old system
 
 def _customer(customer_id, *, act=False, manage=False):
     customer = get_or_404(Customer, customer_id)
-    if customer.deleted_at is not None:
-        abort(404)
-    if (manage and not current_user.is_manager) or (act and not can_contact(current_user,
-                                                                            customer)):
-        abort(403)
+    policy.require(current_user, policy.MANAGE if manage else policy.ACT_FOR if act
+                   else policy.VIEW, customer)
     return customer
 
 
@@ -75,7 +72,7 @@ def _card_page(customer, card, status=200, **forms):
              "close": CardCloseForm(prefix="c", formdata=None)} | forms
     return render_template("customers/card_detail.html", customer=customer, card=card,
                            moves=moves, today=store.today(), kinds=MOVE_KINDS,
-                           may_act=can_contact(current_user, customer),
+                           may_act=policy.can(current_user, policy.ACT_FOR, customer),
                            paid=service.paid_on(card), **forms), status
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from kq import labels
+from kq import policy
 from kq.blueprints.customers import bp
 from kq.blueprints.customers.forms import (COMPLAINT_CHANNEL_LABELS, REDEEM_LABELS,
                                            AdjustPointsForm, ComplaintForm, PromiseForm,
@@ -20,11 +21,14 @@ from kq.models.engagement import COMPLAINT_STEPS
 from kq.scoping import current_store, get_or_404, scoped
 from kq.services import ServiceError
 from kq.services import commitments, points
-from kq.services.contacts import can_contact
 
-def _allowed(customer):
-    if not can_contact(current_user, customer):
-        abort(403)
+
+def _allowed(customer, action=policy.ACT_FOR):
+    policy.require(current_user, action, customer)
+
+
+def can_contact(user, customer):
+    return policy.can(user, policy.ACT_FOR, customer)
 
 
 # Points -------------------------------------------------------------------------------------
@@ -33,6 +37,7 @@ def _allowed(customer):
 @login_required
 def points_page(customer_id):
     customer = get_or_404(Customer, customer_id)
+    _allowed(customer, policy.VIEW)
     store = current_store()
     redeem, adjust = RedeemForm(prefix="r"), AdjustPointsForm(prefix="a")
     status = 200
@@ -40,8 +45,7 @@ def points_page(customer_id):
         _allowed(customer)
         status = 422
         if request.form.get("action") == "adjust":
-            if not current_user.is_manager:
-                abort(403)
+            _allowed(customer, policy.MANAGE)
             if adjust.validate():
                 try:
                     points.adjust(store, customer_id=customer.id, points=adjust.adjust_points.data,
@@ -106,6 +110,7 @@ def new_promise(customer_id):
 @login_required
 def resolve_promise(customer_id, promise_id):
     customer = get_or_404(Customer, customer_id)
+    _allowed(customer, policy.VIEW)
     promise = get_or_404(Promise, promise_id)
     if promise.customer_id != customer.id:
         abort(404)
@@ -172,6 +177,7 @@ def _step_defaults(step, today):
 @login_required
 def complaint(customer_id, complaint_id):
     customer = get_or_404(Customer, customer_id)
+    _allowed(customer, policy.VIEW)
     record = db.session.scalar(scoped(Complaint).where(
         Complaint.id == complaint_id, Complaint.customer_id == customer.id)
         .options(selectinload(Complaint.steps), joinedload(Complaint.staff)))
