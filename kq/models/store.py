@@ -47,6 +47,9 @@ class Store(TimestampMixin, db.Model):
     # The last complete local day the ledger has counted: the next run starts after it, so a
     # job outage of any length is caught up day by day.
     ledger_through: Mapped[date | None]
+    # Months the free text of a contact (notes, suggestions) is kept; 0: kept for ever.
+    # The daily run blanks older ones (kq.services.privacy, PIPL).
+    contact_notes_months: Mapped[int] = mapped_column(default=0, server_default="0")
     # The column mapping of the last import, offered again next time ({field: header text}).
     import_mapping: Mapped[dict | None] = mapped_column(JSON)
 

@@ -16,8 +16,9 @@ from kq.extensions import db
 from kq.services import ServiceError
 from kq.services.audit import audit
 
-DAYS, COUNT, SHARE, YUAN, PERCENT, SECONDS, CHARS, ZONE, TEXT, PHONE = (
-    "days", "count", "share", "yuan", "percent", "seconds", "chars", "zone", "text", "phone")
+DAYS, COUNT, SHARE, YUAN, PERCENT, SECONDS, CHARS, ZONE, TEXT, PHONE, MONTHS = (
+    "days", "count", "share", "yuan", "percent", "seconds", "chars", "zone", "text", "phone",
+    "months")
 SCALE = {YUAN: 100, PERCENT: 100}  # stored as fen and basis points
 
 
@@ -54,6 +55,8 @@ SECTIONS = {
             _l("Who counts as a key customer, and the visit-frequency bands.")),
     "messages": (_l("Messages and points"), _l("The rules every text message keeps.")),
     "calendar": (_l("Calendar"), _l("Days are counted on the store's own calendar.")),
+    "privacy": (_l("Personal information"),
+                _l("How long what staff write about a contact is kept. These apply at once.")),
     "store": (_l("The store"),
               _l("How the store appears on screens and in messages. These apply at once.")),
 }
@@ -114,6 +117,10 @@ SETTINGS = (
     Setting("timezone", "calendar", _l("Time zone"),
             _l("Decides when a day starts for checklists, birthdays and the nightly run."), ZONE,
             "Asia/Shanghai"),
+    Setting("contact_notes_months", "privacy", _l("Keep contact notes (months)"),
+            _l("The notes and suggestions of older contacts are blanked every night; the "
+               "contacts themselves stay. 0 keeps them for ever."), MONTHS, 0, 0, 120,
+            waits=False),
     Setting("name", "store", _l("Store name"), None, TEXT, None, 1, 80, waits=False),
     Setting("phone", "store", _l("Store phone"),
             _l("A landline or a mobile, e.g. 021 6234 5678."), PHONE, None, 0, 20, waits=False),
