@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("customers", __name__)
 
-from kq.blueprints.customers import cards, commitments, editing, routes  # noqa: E402,F401 - views
+from kq.blueprints.customers import (  # noqa: E402,F401 - views
+    cards, commitments, editing, privacy, routes)
