@@ -115,6 +115,20 @@ def cleanup_reports():
     return cleanup()
 
 
+@with_app
+def blank_old_contact_notes():
+    """Each store's retention of contact notes (PIPL): older notes blanked. {store_id: n}."""
+    from kq.extensions import db
+    from kq.models import Store
+    from kq.services.privacy import blank_old_contact_notes as blank
+
+    blanked = {}
+    for store in db.session.scalars(db.select(Store).order_by(Store.id)).all():
+        blanked[store.id] = blank(store)
+    db.session.commit()
+    return blanked
+
+
 def next_run_at(now=None, tz_name=None):
     """The next DAILY_AT in the default timezone, as aware UTC."""
     from zoneinfo import ZoneInfo
@@ -136,6 +150,7 @@ def daily_checklists():
     run_ledgers()
     snapshot_dormant_months()
     cleanup_reports()
+    blank_old_contact_notes()
     created = generate_checklists()
     schedule_daily()
     return created
