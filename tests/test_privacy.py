@@ -11,11 +11,12 @@ from openpyxl import load_workbook
 
 from kq import jobs
 from kq.extensions import db
-from kq.models import (AuditEvent, CareNote, Contact, Customer, CustomerTag, LedgerEntry,
-                       PrepaidCard, Store, Task, User, Visit, utcnow)
+from kq.models import (AuditEvent, CareNote, Complaint, Contact, Customer, CustomerTag, Gift,
+                       LedgerEntry, PrepaidCard, Store, Task, User, Visit, utcnow)
 from kq.services.cards import sell_card
 from kq.services.checklist import generate_day
 from kq.services.commitments import make_promise, open_complaint
+from kq.services.gifts import create_gift, reserve
 from kq.services.customers import matching_ids, refresh_search_keys, set_tags
 from kq.services.privacy import (anonymise, blank_old_contact_notes, collect, marketable_clause,
                                  may_market, months_before, set_consent)
@@ -277,9 +278,17 @@ def test_deleted_customer_leaves_every_checklist(app, world):
         customer.birth_month, customer.birth_day = today.month, today.day
         customer.last_visit_at = at(today - timedelta(days=200))
         db.session.commit()
+        complaint = db.session.scalar(db.select(Complaint).where(Complaint.customer_id == cid))
+        complaint.next_step_due_on = today + timedelta(days=1)
+        gift = create_gift(store, name="玫瑰纯露", face_value_fen=8000, unit_cost_fen=3000,
+                           quantity=3, by=load(User, world.users["manager"]))
+        reserve(store, customer_id=cid, gift_id=gift.id, staff=load(User, world.users["beautician1"]),
+                by=load(User, world.users["manager"]), pickup_after=today + timedelta(days=1))
+        db.session.commit()
         generate_day(store, today)
         assert db.session.scalar(db.select(db.func.count(Task.id)).where(
             Task.customer_id == cid, Task.status == "open")) > 0
+        assert load(Gift, gift.id).reserved == 1
         anonymise(customer, by=load(User, world.users["manager"]))
         assert db.session.scalar(db.select(db.func.count(Task.id)).where(
             Task.customer_id == cid, Task.status == "open")) == 0
@@ -287,6 +296,7 @@ def test_deleted_customer_leaves_every_checklist(app, world):
         generate_day(store, tomorrow)
         assert db.session.scalar(db.select(db.func.count(Task.id)).where(
             Task.customer_id == cid, Task.due_on == tomorrow)) == 0
+        assert load(Gift, gift.id).reserved == 0  # back on the shelf
 
 
 # ---- retention of contact notes -------------------------------------------------------------

@@ -194,7 +194,17 @@ def anonymise(customer, *, by):
         service_done="", skin_condition="", feedback=""))
     db.session.execute(update(Contact).where(mine(Contact)).values(notes=None, suggestions=None))
     db.session.execute(update(Promise).where(mine(Promise)).values(what="", note=None))
-    db.session.execute(update(Complaint).where(mine(Complaint)).values(summary=""))
+    # An open complaint has no next step due any more; a gift held for her goes back.
+    db.session.execute(update(Complaint).where(mine(Complaint)).values(summary="",
+                                                                       next_step_due_on=None))
+    held = db.session.execute(select(GiftHandout.id, GiftHandout.gift_id).where(
+        mine(GiftHandout), GiftHandout.status == "reserved")).all()
+    for handout_id, gift_id in held:
+        if db.session.execute(update(GiftHandout).where(
+                GiftHandout.id == handout_id, GiftHandout.status == "reserved")
+                .values(status="cancelled", cancelled_at=now)).rowcount:
+            db.session.execute(update(Gift).where(Gift.id == gift_id, Gift.reserved >= 1)
+                               .values(reserved=Gift.reserved - 1))
     db.session.execute(update(ComplaintStep).where(ComplaintStep.complaint_id.in_(
         select(Complaint.id).where(mine(Complaint)))).values(note=None))
     for model in (GiftHandout, PrepaidCard, CardMove, PointsEntry):
