@@ -48,7 +48,7 @@
     fetch(form.dataset.preview, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify({ channel: channel.value, body: body.value, customer_id: customer ? customer.value : null })
+      body: JSON.stringify({ channel: channel.value, body: body.value, customer_id: customer ? customer.value : "" })
     }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (answer) { if (answer) { show(answer); } })
       .catch(function () { /* offline: the server checks on save */ })
