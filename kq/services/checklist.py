@@ -368,7 +368,9 @@ def generate_day(store, day, *, commit=True):
     _relationship_touches(d, red)
     _owner_touches(d, owners)
     _satisfaction(d, sorted(s for s, role, _home in staff if role == BEAUTICIAN))
-    # campaign_touch items arrive with campaigns (a later issue); the kind is reserved.
+    from kq.services.campaigns import touch_items  # the day's campaign touches (SPEC §8)
+    for staff_id, customer_id, detail in touch_items(store, day, sorted(owners)):
+        d.add(staff_id, customer_id, "campaign_touch", **detail)
     created = insert_ignoring_duplicates(Task, d.rows(staff_ids), UNIQUE)
     insert_ignoring_duplicates(ChecklistRun, [{"store_id": store.id, "day": day,
                                                "created_count": created}], ("store_id", "day"))
