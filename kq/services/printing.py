@@ -222,7 +222,9 @@ def _cards(store, params, progress, audits):
     # Printed phone numbers leave the app: the print is recorded like a reveal (written with
     # the finished report).
     audits.append(("print_cards", {"customers": len(customers),
-                                   "kind": "handover" if owner else "card"}))
+                                   "kind": "handover" if owner else "card",
+                                   "customer": params.get("customer"),
+                                   "staff": params.get("staff")}))
     return "reports/cards.html", {"cards": cards, "owner": owner, "national": national,
                                   "labels": labels, "today": store.today(),
                                   "sectioned": len(cards) > SECTIONED_CARDS}
