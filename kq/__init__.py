@@ -1,20 +1,32 @@
-"""Keqing (客情): the application factory. No side effects beyond wiring."""
+"""Keqing (客情): the application factory. No side effects beyond wiring, and the umask."""
+import os
+
 from flask import Flask
 
 from kq import db as _db_events  # noqa: F401 - registers SQLite pragmas and BEGIN IMMEDIATE
 from kq.config import INSTANCE_DIR, Config
 
 
+# Files this process creates (the SQLite database and its WAL/SHM, printed PDFs, uploaded
+# spreadsheets) are its owner's alone: 0600 files, 0700 folders. They hold phone numbers.
+PRIVATE_UMASK = 0o077
+
+
 def create_app(config=None):
+    os.umask(PRIVATE_UMASK)
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.config.from_object(config or Config())
     register_extensions(app)
+    register_guard(app)
     register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_shell_context(app)
     register_security_headers(app)
+    from kq import assets  # compression, fingerprinted static files, the page cache switch
+    assets.init_app(app)
+    register_proxy_fix(app)
     return app
 
 
@@ -97,9 +109,28 @@ def register_shell_context(app):
     app.shell_context_processor(shell_context)
 
 
+def register_guard(app):
+    """Bad input (ids no row can have, control characters, deep or huge JSON) is a 4xx
+    before any view runs; see kq/guard.py."""
+    from kq.guard import register
+
+    register(app)
+
+
+# Browser features no page of Keqing uses, switched off for every page (and anything injected).
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+    "microphone", "midi", "payment", "usb", "browsing-topics"))
+HSTS = "max-age=31536000"
+
+
 def register_security_headers(app):
+    https = bool(app.config.get("SESSION_COOKIE_SECURE"))  # KQ_HTTPS=1 (kq/config.py)
+
     @app.after_request
     def headers(response):
+        from flask import request, session
+
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -107,4 +138,28 @@ def register_security_headers(app):
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # What a signed-in user is shown (names, phones, spending) stays out of every cache,
+        # the browser's and a proxy's: no-store, unless the view chose its own caching (Today
+        # revalidates with private, no-cache; the service worker script). Static files keep
+        # theirs. The session is read without the database: it names the signed-in user.
+        if request.endpoint != "static" and "Cache-Control" not in response.headers \
+                and session.get("_user_id") is not None:
+            response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def register_proxy_fix(app):
+    """Behind KQ_PROXY_FIX trusted reverse proxies (default 0: none), the client's address,
+    scheme, host and port come from their X-Forwarded-* headers (the sign-in throttle counts
+    by client address). Never set it higher than the proxies in front: a client could then
+    name any address it likes."""
+    proxies = int(app.config.get("PROXY_FIX", os.environ.get("KQ_PROXY_FIX") or 0))
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,
+                                x_host=proxies, x_port=proxies)
