@@ -14,13 +14,14 @@ so small reports stay in one process (`worth_it`)."""
 import io
 import multiprocessing
 import os
+import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
 SECTION = "<!--kq:section-->"
-# Sections are joined into about this many groups per core: a little more than one, so that a
-# core that finishes early takes another.
-GROUPS_PER_CORE = 2
+# Sections are joined into this many documents per core: each document pays ~0.2 s of its own
+# (its font subset, its styles) and makes the file bigger, so one per core.
+GROUPS_PER_CORE = 1
 # Below this much HTML a pool costs more than it gains (a 26-page morning sheet is ~300 KB).
 MIN_HTML = 60_000
 NO_FOOTER = "<style>@page { @bottom-center { content: none; } }</style>"
@@ -50,17 +51,28 @@ def split(html, groups):
     pieces = body.split(SECTION)
     head = head.replace("</head>", NO_FOOTER + "</head>", 1)
     groups = max(1, min(groups, len(pieces)))
-    target = len(body) / groups
+    weights = [_weight(piece) for piece in pieces]
+    target = sum(weights) / groups
     runs, current, done = [], [], 0
-    for piece in pieces:
-        current.append(piece)
-        done += len(piece)
-        if done >= target * (len(runs) + 1) and len(runs) < groups - 1:
+    for piece, weight in zip(pieces, weights, strict=True):
+        # a piece goes with the run where most of it falls
+        if current and done + weight / 2 > target * (len(runs) + 1) and len(runs) < groups - 1:
             runs.append(current)
             current = []
+        current.append(piece)
+        done += weight
     if current:
         runs.append(current)
     return [f"{head}<body>{''.join(run)}</body></html>" for run in runs]
+
+
+def _weight(piece):
+    """About how long a piece takes to lay out: its elements, not counting a chart's (an SVG is
+    drawn as one image)."""
+    return len(_SVG.sub("", piece).split("<")) + 1
+
+
+_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
 def _lay_out(html, base_url):
