@@ -63,6 +63,8 @@ def why(kind, detail, _=_):
         if step:
             return _("Complaint: the next step is due — %(step)s", step=step[0])
         return _("Complaint: the next step is due")
+    if kind == "campaign_touch" and detail.get("campaign"):
+        return _("Campaign: %(name)s", name=detail["campaign"])
     return _("Campaign message")
 
 

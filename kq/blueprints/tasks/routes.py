@@ -203,7 +203,8 @@ def _rows(items, store, day, today, stores):
             if (item.sessions_left or 0) > 0 or (item.balance_fen or 0) > 0 else None,
             tel_href(item.phone),
             sms_link(item.phone, sms_body(item.store_id)(
-                item.kind, item.greeting_name, detail.get("gift", ""), own=item.sms_body))
+                item.kind, item.greeting_name, detail.get("gift", ""),
+                own=detail.get("script") or item.sms_body))
             if can_text(item.phone) else None,
             handout, promise, detail.get("complaint_id"),
             stores[item.store_id].name if stores and item.store_id in stores else None,
