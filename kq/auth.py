@@ -1,33 +1,87 @@
 """Sign-in plumbing: the user loader and the role decorators used on every protected view."""
 import hashlib
-import hmac
+import secrets
+import time
 from functools import wraps
 
 from flask import abort, current_app, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import delete, select
 
 from kq.extensions import db
-from kq.models import MANAGER, OWNER, User
+from kq.models import MANAGER, OWNER, User, UserSession, utcnow
+
+# What the session cookie carries besides Flask-Login's keys: the sign-in's random token
+# (its row in user_sessions must still exist) and when she signed in (never renewed).
+TOKEN, ISSUED = "sid", "iat"
 
 
-def password_stamp(user):
-    """A keyed fingerprint of her password hash, kept in the session at sign-in: when the
-    password changes (a manager's reset), every other sign-in with the old one ends."""
-    key = current_app.secret_key
-    key = key.encode() if isinstance(key, str) else key
-    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _absolute():
+    return current_app.config["SESSION_ABSOLUTE_LIFETIME"]
+
+
+def start_session(user, issued_at=None):
+    """A new server-side sign-in for this browser, after login_user; the caller commits.
+    Her sign-ins past the absolute lifetime are pruned here."""
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                 UserSession.created_at < now - _absolute()))
+    db.session.add(UserSession(user_id=user.id, token_hash=_digest(token),
+                               created_at=issued_at or now))
+    session[TOKEN] = token
+    session[ISSUED] = int((issued_at or now).timestamp())
+
+
+def end_session():
+    """This browser's sign-in ends (sign-out); the caller commits."""
+    token = session.get(TOKEN)
+    if isinstance(token, str):
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _digest(token)))
+
+
+def end_all_sessions(user):
+    """Every sign-in of hers ends, on every device and every copy of the cookie."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def renew_session(user):
+    """A new token for the same sign-in (privilege change, store switch): a copy of the cookie
+    taken before stops working; the absolute lifetime still counts from the first sign-in."""
+    row = _current_row(user.id)
+    issued = row.created_at if row is not None else None
+    end_session()
+    start_session(user, issued_at=issued)
+
+
+def _current_row(user_id):
+    token = session.get(TOKEN)
+    if not isinstance(token, str):
+        return None
+    return db.session.scalar(select(UserSession).where(
+        UserSession.token_hash == _digest(token), UserSession.user_id == user_id))
 
 
 def load_user(user_id):
+    """Her account, if this cookie's sign-in is still open: the row exists (no sign-out, no
+    password change or reset, no "sign out everywhere" since) and it began less than the
+    absolute lifetime ago. The idle lifetime is the signed cookie's own age limit."""
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
     if user is None or not user.active:
         return None
-    stamp = session.get("pw")
-    if stamp is not None and not hmac.compare_digest(stamp, password_stamp(user)):
+    issued = session.get(ISSUED)
+    if not isinstance(issued, int) or time.time() - issued > _absolute().total_seconds():
+        return None
+    row = _current_row(user.id)
+    if row is None or utcnow() - row.created_at > _absolute():
         return None
     return user
 

@@ -36,8 +36,13 @@ def create_user(username, display_name, role, store_id, store_name, password):
     username = username.strip().lower()
     if db.session.scalar(db.select(User.id).where(User.username == username)):
         raise click.ClickException(f"username {username!r} is taken")
-    if len(password) < 8:
-        raise click.ClickException("the password needs at least 8 characters")
+    from flask_babel import force_locale
+
+    from kq.passwords import password_problem
+
+    with force_locale("en"):
+        if problem := password_problem(password, username):
+            raise click.ClickException(f"password refused: {problem}")
     if store_id is None:
         if db.session.scalar(db.select(Store.id).limit(1)) is not None:
             raise click.ClickException("--store is required once a store exists")

@@ -53,19 +53,23 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("KQ_HTTPS")
     REMEMBER_COOKIE_DURATION = timedelta(hours=12)
+    # Idle lifetime above (renewed by each request); the absolute one ends a sign-in a working
+    # day after it began, however busy (kq/auth.py).
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=int(_env("KQ_SESSION_ABSOLUTE_HOURS", "14")))
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session; the PWA replays after hours
     BABEL_DEFAULT_LOCALE = "zh_Hans"
     BABEL_DEFAULT_TIMEZONE = _env("KQ_TIMEZONE", "Asia/Shanghai")
     LANGUAGES = ("zh_Hans", "zh_Hant", "en")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
-    # Redis is an accelerator, not a gate: when it does not answer, sign-in throttling goes on
-    # in this process's memory (Flask-Limiter logs a warning and checks Redis again later), and
-    # any other limiter error is logged and let through, never a 500.
+    # Flask-Limiter (no route uses it now; sign-in has kq/throttle.py): when Redis does not
+    # answer it counts in memory, and any limiter error is logged and let through, never a 500.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    # Failed sign-ins per client IP, and per username from any IP (kq/throttle.py).
     LOGIN_LIMIT = _env("KQ_LOGIN_LIMIT", "10 per minute")
+    LOGIN_USER_LIMIT = _env("KQ_LOGIN_USER_LIMIT", "5 per 15 minutes")
     # argon2id, RFC 9106 second recommended profile (64 MiB, t=3, p=4).
     ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
     MAX_CONTENT_LENGTH = 21 * 1024 * 1024  # a 20 MB spreadsheet and its form

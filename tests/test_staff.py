@@ -120,13 +120,13 @@ def test_new_account_must_choose_her_password_before_anything_else(app, login, w
     assert client.get("/api/session").status_code == 200
     assert client.get("/account/password").status_code == 200
     changed = client.post("/account/password", data={
-        "current": password, "new": "my-own-pass", "repeat": "my-own-pass",
+        "current": password, "new": "my-own-pass-9", "repeat": "my-own-pass-9",
         "next": "/customers/"})
     assert changed.status_code == 302 and changed.headers["Location"] == "/customers/"
     assert client.get("/tasks/today").status_code == 200  # still signed in
     assert not user_named(app, "xiaolin").must_change_password
     fresh = app.test_client().post("/login", data={"username": "xiaolin",
-                                                   "password": "my-own-pass"})
+                                                   "password": "my-own-pass-9"})
     assert fresh.headers["Location"] == "/tasks/today"
 
 
@@ -135,26 +135,90 @@ def test_change_password_refusals(app, login, world):
     cases = (
         ({"current": "wrong", "new": "another-pass", "repeat": "another-pass"},
          "That is not your current password."),
-        ({"current": PASSWORD, "new": "short1", "repeat": "short1"}, "At least 8 characters."),
+        ({"current": PASSWORD, "new": "nine-char", "repeat": "nine-char"},
+         "At least 10 characters."),
+        ({"current": PASSWORD, "new": "x" * 201, "repeat": "x" * 201}, "200"),
         ({"current": PASSWORD, "new": "another-pass", "repeat": "another-pasS"},
          "The two new passwords are not the same."),
         ({"current": PASSWORD, "new": "BEAUTICIAN1", "repeat": "BEAUTICIAN1"},
-         "Your password cannot be your username."),
+         "Your password cannot be or contain your username."),
+        ({"current": PASSWORD, "new": "my-BEAUTICIAN1-pw", "repeat": "my-BEAUTICIAN1-pw"},
+         "Your password cannot be or contain your username."),
+        ({"current": PASSWORD, "new": "Password123", "repeat": "Password123"},
+         "one of the most common passwords"),
+        ({"current": PASSWORD, "new": "1234567890", "repeat": "1234567890"},
+         "one of the most common passwords"),
         ({"current": PASSWORD, "new": PASSWORD, "repeat": PASSWORD},
          "different from the current one"),
     )
     for data, message in cases:
         response = client.post("/account/password", data=data, headers=EN)
         assert response.status_code == 422, message
-        assert message in response.get_data(as_text=True)
+        assert message in response.get_data(as_text=True), message
+    zh = client.post("/account/password", data={"current": PASSWORD, "new": "password123",
+                                                 "repeat": "password123"})
+    assert zh.status_code == 422 and "常用密码" in zh.get_data(as_text=True)
     with app.app_context():
         assert load(User, world.users["beautician1"]).check_password(PASSWORD)
-    ok = client.post("/account/password", data={"current": PASSWORD, "new": "eight888",
-                                                "repeat": "eight888"})
+    # Exactly 10 characters is enough.
+    ok = client.post("/account/password", data={"current": PASSWORD, "new": "ten-chars!",
+                                                "repeat": "ten-chars!"})
     assert ok.status_code == 302
     with app.app_context():
-        assert load(User, world.users["beautician1"]).check_password("eight888")
+        assert load(User, world.users["beautician1"]).check_password("ten-chars!")
     assert staff_events(app) == [{"op": "change_password", "username": "beautician1"}]
+
+
+def test_the_common_password_list_is_shipped_with_its_source():
+    from kq.passwords import COMMON_FILE, common_passwords, password_problem
+
+    head = COMMON_FILE.read_text(encoding="utf-8").splitlines()[:3]
+    assert any("zxcvbn" in line for line in head) and any("MIT" in line for line in head)
+    assert len(common_passwords()) == 10000
+    assert {"password", "123456", "qwertyuiop"} <= common_passwords()
+    assert all(p == p.lower() for p in common_passwords())
+    assert password_problem("a-long-and-rare-phrase", "xiaolin") is None
+    # Temporary passwords the app makes pass the policy it asks of people.
+    assert all(password_problem(service.temporary_password(), "xiaolin") is None
+               for _ in range(50))
+
+
+def test_an_owner_resets_a_managers_password_a_manager_does_not(app, login, world):
+    manager = login("manager")
+    other = world.users["manager"]
+    with app.app_context():
+        from kq.models import MANAGER
+
+        second = User(store_id=world.store1, username="manager3", display_name="店长三",
+                      role=MANAGER, password_hash="x")
+        second.set_password(PASSWORD)
+        db.session.add(second)
+        db.session.commit()
+        second_id = second.id
+    page = manager.get(f"/manager/staff/{second_id}", headers=EN).get_data(as_text=True)
+    assert "Only the owner resets a manager" in page
+    assert f"/manager/staff/{second_id}/password" not in page
+    assert manager.post(f"/manager/staff/{second_id}/password").status_code == 403
+    assert not user_named(app, "manager3").must_change_password
+    # The owner does, and the manager's open sign-in ends.
+    response = login("owner").post(f"/manager/staff/{other}/password")
+    assert response.status_code == 200 and temporary_password_on(response)
+    assert user_named(app, "manager").must_change_password
+    assert manager.get("/manager/").status_code == 302
+
+
+def test_a_role_change_ends_her_sign_ins(app, login, world):
+    with app.app_context():
+        load(Customer, world.customers["colleague"]).assigned_staff_id = None
+        db.session.commit()
+    her = login("beautician2")
+    assert her.get("/tasks/today").status_code == 200
+    uid = world.users["beautician2"]
+    login("manager").post(f"/manager/staff/{uid}", data={
+        "display_name": "美容师二", "phone": "", "role": "manager"})
+    assert user_named(app, "beautician2").role == "manager"
+    assert her.get("/tasks/today").status_code == 302  # she signs in again, as a manager
+    assert login("beautician2").get("/manager/").status_code == 200
 
 
 def test_more_links_to_the_password_page(login, world):

@@ -8,15 +8,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from kq.auth import end_all_sessions
 from kq.extensions import db
 from kq.models import BEAUTICIAN, MANAGER, OWNER, Customer, User
+from kq.passwords import password_problem
 from kq.services import ServiceError
 from kq.services.audit import audit
 
 USERNAME = re.compile(r"[a-z][a-z0-9_.-]{2,39}")
 # No 0/O, 1/l/I: read out over the counter or copied from a screen without mistakes.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
-MIN_PASSWORD = 8
 
 
 def temporary_password():
@@ -40,6 +41,12 @@ def customer_counts(store):
 def may_change(by, user):
     """Managers change beauticians and managers of their store, owners anyone's account."""
     return by.is_owner or user.role != OWNER
+
+
+def may_reset(by, user):
+    """A manager resets a beautician's password, the owner a manager's (or anyone's): one
+    manager cannot take over another manager's account."""
+    return by.is_owner or user.role == BEAUTICIAN
 
 
 def _clean(value, limit):
@@ -115,6 +122,8 @@ def edit_staff(store, user, *, display_name, phone, role, by):
     if not changes:
         return {}
     user.display_name, user.phone, user.role = name, phone, role
+    if "role" in changes:  # her sign-ins end: the next one carries the new role from the start
+        end_all_sessions(user)
     audit("staff", store_id=store.id, target=user, user=by,
           detail={"op": "edit", "username": user.username, "changes": changes})
     db.session.commit()
@@ -135,6 +144,8 @@ def set_active(store, user, active, *, by):
                                   "first, then close the account.", name=user.display_name,
                                   n=held), code="has_customers")
     user.active = active
+    if not active:
+        end_all_sessions(user)
     audit("staff", store_id=store.id, target=user, user=by,
           detail={"op": "reactivate" if active else "deactivate", "username": user.username})
     db.session.commit()
@@ -146,9 +157,12 @@ def reset_password(store, user, *, by):
     _refuse_for_self_or_owner(user, by)
     if user.id == by.id:
         raise ServiceError(_l("Change your own password under More → Account."), code="self")
+    if not may_reset(by, user):
+        raise ServiceError(_l("Only the owner resets a manager's password."), code="manager")
     password = temporary_password()
     user.set_password(password)
     user.must_change_password = True
+    end_all_sessions(user)
     audit("staff", store_id=store.id, target=user, user=by,
           detail={"op": "reset_password", "username": user.username})
     db.session.commit()
@@ -161,12 +175,9 @@ def change_own_password(user, *, current, new, repeat):
     if not user.check_password(current or ""):
         errors["current"] = _l("That is not your current password.")
     new = new or ""
-    if len(new) < MIN_PASSWORD:
-        errors["new"] = _l("At least %(n)d characters.", n=MIN_PASSWORD)
-    elif len(new) > 200:
-        errors["new"] = _l("At most %(n)d characters.", n=200)
-    elif new.strip().lower() == user.username.lower():
-        errors["new"] = _l("Your password cannot be your username.")
+    problem = password_problem(new, user.username)
+    if problem is not None:
+        errors["new"] = problem
     elif new == current:
         errors["new"] = _l("Choose a password different from the current one.")
     elif new != (repeat or ""):
@@ -175,6 +186,7 @@ def change_own_password(user, *, current, new, repeat):
         raise ServiceError(errors, code="invalid")
     user.set_password(new)
     user.must_change_password = False
+    end_all_sessions(user)  # the caller opens a new one for the browser she is using
     audit("staff", store_id=user.store_id, target=user, user=user,
           detail={"op": "change_password", "username": user.username})
     db.session.commit()

@@ -18,7 +18,7 @@ class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[Length(max=200)],
                             render_kw={"autocomplete": "current-password"})
     new = PasswordField(_l("New password"), validators=[Length(max=200)],
-                        render_kw={"autocomplete": "new-password", "minlength": 8})
+                        render_kw={"autocomplete": "new-password", "minlength": 10})
     repeat = PasswordField(_l("New password again"), validators=[Length(max=200)],
                            render_kw={"autocomplete": "new-password"})
     next = HiddenField()

@@ -94,7 +94,8 @@ def _edit_page(user, form, refusal=None, status=200):
     held = service.customer_counts(current_store()).get(user.id, 0)
     return render_template("manager/staff_form.html", mode="edit", form=form, user=user,
                            held=held, refusal=refusal,
-                           read_only=not service.may_change(current_user, user)), status
+                           read_only=not service.may_change(current_user, user),
+                           may_reset=service.may_reset(current_user, user)), status
 
 
 @bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
@@ -136,6 +137,8 @@ def staff_active(user_id):
 @manager_required
 def staff_reset(user_id):
     user = _changeable(user_id)
+    if user.id != current_user.id and not service.may_reset(current_user, user):
+        abort(403)
     try:
         password = service.reset_password(current_store(), user, by=current_user)
     except ServiceError as error:
