@@ -2,7 +2,7 @@
 import random
 from datetime import datetime, time, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from kq.extensions import db
 from kq.models import (BEAUTICIAN, MANAGER, OWNER, CardMove, CareNote, Complaint, ComplaintStep,
@@ -285,6 +285,110 @@ def _engagement(rng, store, manager, customers, gifts=DEMO_GIFTS):
                                          staff_id=manager.id, note="已处理"))
 
 
+DEMO_CAMPAIGN = "春节客情关怀"
+DEMO_TAG = "春节关怀"
+
+
+def _demo_campaign(rng, store, manager, customers):
+    """The trade's own example (seed article 000) as a launched campaign whose day 10 is today:
+    452 customers, 162 key and 290 general; the store's message on days 6, 10 and 15, signed
+    one-to-one texts to key customers on days 7, 10 and 13, a call to each on day 8, the owner's
+    voice message to every key customer, a gift for key customers collectable from day 20.
+    Days 6–9 have happened: their texts and calls are logged, a few customers came in."""
+    from kq.models import CustomerTag, Task
+    from kq.scripts import seed_scripts
+    from kq.services import campaigns
+
+    seed_scripts(store)
+    today = store.today()
+    day = lambda n: today + timedelta(days=n - 10)  # noqa: E731 - "day n" of the article
+    pool = [c for c in customers if c.assigned_staff_id and not c.do_not_contact
+            and c.deleted_at is None]
+    keys = rng.sample(sorted((c for c in pool if c.is_key), key=lambda c: c.id), 162)
+    general = rng.sample(sorted((c for c in pool if not c.is_key), key=lambda c: c.id), 290)
+    members = keys + general
+    for c in members:
+        db.session.add(CustomerTag(store_id=store.id, customer_id=c.id, name=DEMO_TAG))
+    gift = Gift(store_id=store.id, name="洗手液口罩礼包", face_value_fen=19800, unit_cost_fen=2900,
+                quantity=180, reserved=0)
+    db.session.add(gift)
+    db.session.flush()
+    db.session.add(GiftStockMove(store_id=store.id, gift_id=gift.id, change=180,
+                                 quantity_after=180, reason="initial", staff_id=manager.id,
+                                 created_at=_local(store, day(4), 10)))
+    campaign = campaigns.save(
+        store, None, name=DEMO_CAMPAIGN, goal="所有客户通知到位；重点客户到店领取礼包，预约回店。",
+        segment={"tags": [DEMO_TAG]},
+        phases=[("第一阶段：问候与通知", day(5), day(15)), ("第二阶段：到店领取", day(16), day(35))],
+        kickoff_notes="客户分成两类：重点客户 162 人（办卡或消费过 500 元），一般客户 290 人。"
+                      "重点客户分到每位美容师，一对一署名发信息、打电话；老板给每位重点客户发语音。",
+        by=manager)
+    store_text = "{greeting}您好，{store}问候您和家人平安健康，门店营业安排会第一时间告诉您。—{staff}"
+    touches = [
+        (6, "sms", "broadcast", "all", store_text),
+        (7, "sms", "staff", "key", "{greeting}您好，我是{staff}，最近还好吗？在家也记得补水保湿，"
+                                   "有任何护肤问题随时找我。—{staff}"),
+        (8, "phone", "staff", "key", "{greeting}您好，我是{store}的{staff}。打电话问候您，"
+                                     "也告诉您：店里为您准备了洗手液和口罩礼包，{pickup_date}以后"
+                                     "可以来店里领取，我帮您约个时间好吗？"),
+        (10, "sms", "broadcast", "all", store_text),
+        (10, "sms", "staff", "key", "{greeting}您好，给您留的{gift}{pickup_date}起可以领取，"
+                                    "到时我提前帮您约好时间。—{staff}"),
+        (10, "voice", "owner", "key", "{greeting}您好，我是{store}的老板。特别挂念您，"
+                                      "门店一切都安排好了，请您放心。"),
+        (13, "sms", "staff", "key", "{greeting}您好，这几天天气转暖，注意防晒补水。"
+                                    "礼包已为您备好。—{staff}"),
+        (15, "sms", "broadcast", "all", store_text),
+    ]
+    campaigns.add_gift(store, campaign, gift_id=gift.id, audience="key",
+                       pickup_after=day(20).isoformat())
+    for n, channel, who, audience, text in touches:
+        campaigns.add_touch(store, campaign, day=day(n), channel=channel, who=who,
+                            audience=audience, body=text)
+    campaigns.launch(store, campaign, by=manager)
+    campaign.launched_at = _local(store, day(5), 18)
+    # Days 6–9: the store's message, the one-to-one texts and the calls, logged as contacts;
+    # each one-to-one item done where she was contacted.
+    staff = {u.id: u for u in db.session.scalars(select(User).where(User.store_id == store.id))}
+    owners = [u.id for u in db.session.scalars(select(User).where(User.role == OWNER))]
+    consenting = [c for c in members if c.marketing_consent]
+    for c in consenting:
+        if rng.random() < 0.93:
+            db.session.add(Contact(store_id=store.id, customer_id=c.id, staff_id=manager.id,
+                                   client_id=f"demo-campaign-6-{c.id}", channel="broadcast",
+                                   outcome="reached" if rng.random() < 0.12 else "no_answer",
+                                   contacted_at=_local(store, day(6), 10, rng.randint(0, 59))))
+    for n in (7, 8):
+        rows = campaigns.touch_items(store, day(n), owners)
+        for staff_id, customer_id, detail in rows:
+            done = rng.random() < (0.9 if n == 7 else 0.8)
+            db.session.add(Task(store_id=store.id, staff_id=staff_id, customer_id=customer_id,
+                                kind="campaign_touch", due_on=day(n), detail=detail,
+                                status="done" if done else "open",
+                                done_at=_local(store, day(n), 16) if done else None))
+            if done:
+                outcome = "reached" if n == 7 else rng.choice(
+                    ("reached", "reached", "booked", "no_answer"))
+                moment = _local(store, day(n), rng.randint(10, 19), rng.randint(0, 59))
+                db.session.add(Contact(store_id=store.id, customer_id=customer_id,
+                                       staff_id=staff_id, client_id=f"demo-campaign-{n}-{customer_id}",
+                                       channel="sms" if n == 7 else "phone", outcome=outcome,
+                                       contacted_at=moment))
+    for c in members:
+        contacted = db.session.scalar(select(func.max(Contact.contacted_at)).where(
+            Contact.customer_id == c.id))
+        c.last_contact_at = contacted
+    # A few came in after the calls, some of them after months away.
+    for c in rng.sample(keys, 14) + rng.sample(general, 6):
+        record_visit(c, visited_at=_local(store, day(rng.choice((8, 9))), rng.randint(10, 19)),
+                     staff=staff.get(c.assigned_staff_id), services="补水护理", amount_fen=36800,
+                     commit=False, reclassify=False)
+    # Today's store message waits for the manager as a bulk message draft.
+    campaigns.draft_broadcasts(store, today, by=manager)
+    db.session.commit()
+    return campaign
+
+
 def load_demo(customers=1000, seed=20261122):
     rng = random.Random(seed)
     main = Store(name="丽颜美容会所", phone="021-6288 1234", address="上海市静安区南京西路 1266 号")
@@ -312,6 +416,7 @@ def load_demo(customers=1000, seed=20261122):
     recompute_store(main, commit=False)
     recompute_store(second, commit=False)
     db.session.commit()
+    _demo_campaign(rng, main, manager, main_customers)
     from kq.services.ledger import run_ledger
 
     for store in (main, second):  # the last eight weeks of rewards and penalties, as if run daily

@@ -90,6 +90,7 @@ def test_every_demo_phone_is_valid_and_a_card_saves_unchanged(app, login):
         for store in db.session.scalars(db.select(Store)):  # shown as written, e.g. 021-6288 1234
             assert normalize_phone(store.phone).startswith("+8621")
         main = db.session.scalar(db.select(Store).order_by(Store.id))
+        _the_trades_campaign_is_running(main)
         ours = [c for c in customers if c.store_id == main.id]
         referred = [c for c in ours if c.referred_by_id][:10]  # her referrer's phone is shown too
         sample = [(c.id, c.phone) for c in ours[::40] + referred]
@@ -104,6 +105,20 @@ def test_every_demo_phone_is_valid_and_a_card_saves_unchanged(app, login):
                                              response.get_data(as_text=True)[-3000:])
         with app.app_context():
             assert db.session.get(Customer, customer_id).phone == phone
+
+
+def _the_trades_campaign_is_running(main):
+    """The trade's example (seed 000) as a launched campaign of the main store, today inside it."""
+    from kq.models.campaign import Campaign
+    from kq.services import campaigns
+
+    campaign = db.session.scalars(db.select(Campaign).where(Campaign.store_id == main.id)).one()
+    assert campaign.launched and campaign.starts_on < main.today() < campaign.ends_on
+    assert campaigns.counts(main, campaign) == {"total": 452, "key": 162, "general": 290}
+    days = sorted((t.day - campaign.starts_on).days + 5 for t in campaign.touches)
+    assert days == [6, 7, 8, 10, 10, 10, 13, 15]
+    assert [(g.audience, (g.pickup_after - campaign.starts_on).days + 5)
+            for g in campaign.gifts] == [("key", 20)]
 
 
 def test_every_bench_phone_is_valid(app):
