@@ -177,9 +177,10 @@ def bulk_confirm(batch_id):
     if batch.status != "draft":
         flash(_("This batch was confirmed already."), "success")
         return redirect(url_for("manager.bulk_show", batch_id=batch.id))
-    messaging.confirm_batch(batch, by=current_user)
     flash(_("Confirmed: the messages are being prepared."), "success")
-    return redirect(url_for("manager.bulk_show", batch_id=batch.id))
+    target = url_for("manager.bulk_show", batch_id=batch_id)
+    messaging.confirm_batch(batch, by=current_user)
+    return redirect(target)
 
 
 @bp.route("/bulk/<int:batch_id>/discard", methods=["POST"])

@@ -283,20 +283,19 @@ def confirm_batch(batch, *, by=None, background=True):
     batch.status = "confirmed"
     batch.confirmed_at = utcnow()
     batch.job_id = f"kq-bulk-{batch.id}"
-    from kq.services.segments import describe
-
     segment = batch.segment or {}
     audit("bulk_message", store_id=batch.store_id, target=batch, user=by, detail={
         "batch_id": batch.id, "channel": batch.channel, "provider": batch.provider,
         "segment": segment.get("spec") if "spec" in segment
         else {"customers": len(segment.get("customer_ids", []))},
-        "segment_text": describe(segment.get("spec") or {}) if "spec" in segment else None,
         "source": [batch.source_type, batch.source_id] if batch.source_type else None,
         "count": batch.to_send, "skipped_do_not_contact": batch.skipped_do_not_contact,
         "skipped_no_consent": batch.skipped_no_consent})
+    batch_id, job_id = batch.id, batch.job_id
     db.session.commit()
-    return queue.enqueue("kq.jobs.send_batch", batch.id, job_id=batch.job_id,
-                         background=background)
+    # Nothing of this session is read again before the job runs (on SQLite a read here would
+    # begin a transaction the in-process job then waits behind).
+    return queue.enqueue("kq.jobs.send_batch", batch_id, job_id=job_id, background=background)
 
 
 def store_scripts(store, channel=None, purpose=None, locale=None, active_only=True):
