@@ -51,6 +51,9 @@ def create_user(username, display_name, role, store_id, store_name, password):
         store = Store(name=store_name)
         db.session.add(store)
         db.session.flush()
+        from kq.scripts import seed_scripts
+
+        seed_scripts(store)  # a new store starts with the script library (话术)
     else:
         store = db.session.get(Store, store_id)
         if store is None:
