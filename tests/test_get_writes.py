@@ -19,15 +19,15 @@ from tests.helpers import at, load
 
 # endpoint → (tables it may write, why). Nothing else writes on a GET.
 ALLOWED = {
-    "tasks.today": ({"tasks", "checklist_runs", "stores"},
+    "tasks.today": ({"tasks", "checklist_runs", "stores", "page_versions"},
                     "today's list is generated on first view if the nightly job has not"),
-    "tasks.day": ({"tasks", "checklist_runs", "stores"},
+    "tasks.day": ({"tasks", "checklist_runs", "stores", "page_versions"},
                   "today's list (the day shown may be today) is generated on first view"),
-    "tasks.today_more": ({"tasks", "checklist_runs", "stores"},
+    "tasks.today_more": ({"tasks", "checklist_runs", "stores", "page_versions"},
                          "the rest of today's list: generated on first view, as Today"),
-    "tasks.day_more": ({"tasks", "checklist_runs", "stores"},
+    "tasks.day_more": ({"tasks", "checklist_runs", "stores", "page_versions"},
                        "the rest of a day's list: generated on first view, as Today"),
-    "manager.morning": ({"tasks", "checklist_runs", "stores"},
+    "manager.morning": ({"tasks", "checklist_runs", "stores", "page_versions"},
                         "the morning meeting reads today's lists: made if the nightly job has not"),
     "tasks.export": ({"audit_events"}, "an export of customers' data is audited (PIPL)"),
     "reports.index": ({"reports"}, "a report whose job was lost is marked failed"),

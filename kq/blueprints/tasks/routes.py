@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import Integer, and_, bindparam, case, func, not_, or_, select, type_coerce
 
-from kq import labels
+from kq import labels, pagecache
 from kq.blueprints.tasks import bp
 from kq.blueprints.tasks.items import DAILY_KINDS, GROUPS, ORDER, count_label, why
 from kq.extensions import db
@@ -213,15 +213,30 @@ def _rows(items, store, day, today, stores):
     return rows
 
 
-def _render_day(store, day, part=PLAN):
+def _prepare(store, day):
+    """Today's list is generated on first view (if the nightly run has not): before the page
+    versions are read, so that a kept page never predates the day's run."""
     today = store.today()
     if day > today:
         abort(404)
-    everywhere = current_user.is_owner  # her own list: her items in every store
     if day == today:
-        for each in (accessible_stores() if everywhere else (store,)):
+        for each in (accessible_stores() if current_user.is_owner else (store,)):
             ensure_day(each, day)
         store = current_store()
+    return store
+
+
+def _serve(store, day, part=PLAN):
+    """The day's page, reused while nothing on it has changed (kq.pagecache)."""
+    store = _prepare(store, day)
+    return pagecache.serve(lambda: _render_day(store, day, part), user=current_user,
+                           store=store, day=day, everywhere=current_user.is_owner,
+                           parts=(part, store.today().isoformat()))
+
+
+def _render_day(store, day, part=PLAN):
+    today = store.today()
+    everywhere = current_user.is_owner  # her own list: her items in every store
     stores = {s.id: s for s in accessible_stores()} if everywhere else {}
     params = list_params(store, current_user.id, day, today)
     summary = list_summary(params, everywhere)
@@ -254,14 +269,14 @@ def _render_day(store, day, part=PLAN):
 @login_required
 def today():
     store = current_store()  # held here: the session keeps only weak references
-    return _render_day(store, store.today())
+    return _serve(store, store.today())
 
 
 @bp.route("/today/more")
 @login_required
 def today_more():
     store = current_store()
-    return _render_day(store, store.today(), MORE)
+    return _serve(store, store.today(), MORE)
 
 
 def _parse(day):
@@ -274,13 +289,13 @@ def _parse(day):
 @bp.route("/<day>")
 @login_required
 def day(day):
-    return _render_day(current_store(), _parse(day))
+    return _serve(current_store(), _parse(day))
 
 
 @bp.route("/<day>/more")
 @login_required
 def day_more(day):
-    return _render_day(current_store(), _parse(day), MORE)
+    return _serve(current_store(), _parse(day), MORE)
 
 
 @bp.post("/store")
