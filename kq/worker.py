@@ -2,7 +2,15 @@
 
 It is RQ's own worker, which also books the daily run when it starts, so a Redis that was
 restarted without persistence (and forgot the booking) gets it back as soon as a worker starts."""
+import os
+
 from rq import Worker as RQWorker
+
+from kq import PRIVATE_UMASK
+
+# The PDFs and import files this worker writes hold phone numbers: the owner's only (0600),
+# from the first file on, before any job builds the app.
+os.umask(PRIVATE_UMASK)
 
 
 class Worker(RQWorker):
