@@ -1,0 +1,121 @@
+"""What goes over the wire (kq.assets): text responses compressed as Accept-Encoding asks
+(brotli, gzip, or not at all), Vary set, nothing compressed that is tiny or compressed already;
+static files under fingerprinted names, cached for a year and compressed ahead."""
+import gzip
+import re
+from pathlib import Path
+
+import brotli
+import pytest
+
+STATIC = Path(__file__).resolve().parent.parent / "kq" / "static"
+
+
+def _decode(response):
+    body = response.get_data()
+    encoding = response.headers.get("Content-Encoding")
+    if encoding == "br":
+        return brotli.decompress(body)
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    assert encoding is None, encoding
+    return body
+
+
+@pytest.mark.parametrize("path", ["/offline", "/login"])
+def test_accept_encoding_is_honoured(client, path):
+    plain = client.get(path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200
+    assert "Content-Encoding" not in plain.headers
+    assert len(plain.get_data()) >= 500
+    for asked, expected in (("br", "br"), ("gzip", "gzip"), ("gzip, deflate, br", "br"),
+                            ("gzip;q=1.0, br;q=0", "gzip")):
+        response = client.get(path, headers={"Accept-Encoding": asked})
+        assert response.headers.get("Content-Encoding") == expected, asked
+        assert "accept-encoding" in response.headers["Vary"].lower()
+        assert len(response.get_data()) < len(plain.get_data())
+        # the same page (the CSRF token differs per request on the sign-in page)
+        strip = re.compile(rb'content="[^"]{40,}"|value="[^"]{40,}"')
+        assert strip.sub(b"", _decode(response)) == strip.sub(b"", plain.get_data())
+    assert "accept-encoding" in plain.headers["Vary"].lower()
+
+
+def test_tiny_responses_are_not_compressed(client):
+    response = client.get("/healthz", headers={"Accept-Encoding": "br, gzip"})
+    assert len(response.get_data()) < 500
+    assert "Content-Encoding" not in response.headers
+
+
+def test_images_and_spreadsheets_are_not_compressed_again(app, world, login):
+    client = login("beautician1")
+    with app.test_request_context():
+        from flask import url_for
+
+        icon = url_for("static", filename="icons/icon-192.png")
+    response = client.get(icon, headers={"Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200
+    assert "Content-Encoding" not in response.headers
+    assert response.get_data() == (STATIC / "icons" / "icon-192.png").read_bytes()
+    sheet = client.get("/tasks/export?format=xlsx", headers={"Accept-Encoding": "br, gzip"})
+    if sheet.status_code == 404:  # the export names its day in the path
+        sheet = client.get(re.search(r'href="([^"]*format=xlsx)"', client.get(
+            "/tasks/today").get_data(as_text=True)).group(1).replace("&amp;", "&"),
+            headers={"Accept-Encoding": "br, gzip"})
+    assert sheet.status_code == 200
+    assert "Content-Encoding" not in sheet.headers
+    assert sheet.get_data()[:2] == b"PK"
+
+
+def test_today_compressed_is_the_page_with_her_token(app, world, login):
+    client = login("beautician1")
+    plain = client.get("/tasks/today", headers={"Accept-Encoding": "identity"})
+    first = client.get("/tasks/today", headers={"Accept-Encoding": "br"})
+    again = client.get("/tasks/today", headers={"Accept-Encoding": "br"})
+    assert first.headers["Content-Encoding"] == "br"
+    assert first.get_data() == again.get_data()  # compressed once, kept
+    assert _decode(first) == plain.get_data()
+    assert first.headers["ETag"] == plain.headers["ETag"]
+    zipped = client.get("/tasks/today", headers={"Accept-Encoding": "gzip"})
+    assert _decode(zipped) == plain.get_data()
+
+
+def _asset(page, name):
+    found = re.search(r'(/static/%s\.([0-9a-f]{10})%s)"' % tuple(
+        re.escape(part) for part in name.rsplit(".", 1)[0:1] + ["." + name.rsplit(".", 1)[1]]),
+        page)
+    assert found, name
+    return found.group(1), found.group(2)
+
+
+def test_static_files_have_fingerprinted_names_cached_for_a_year(client):
+    page = client.get("/login").get_data(as_text=True)
+    url, digest = _asset(page, "css/app.css")
+    import hashlib
+
+    content = (STATIC / "css" / "app.css").read_bytes()
+    assert digest == hashlib.sha256(content).hexdigest()[:10]
+    for asked, encoding in (("br", "br"), ("gzip", "gzip"), ("identity", None)):
+        response = client.get(url, headers={"Accept-Encoding": asked})
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.headers.get("Content-Encoding") == encoding
+        assert "accept-encoding" in response.headers["Vary"].lower()
+        assert _decode(response) == content
+        assert response.mimetype == "text/css"
+        again = client.get(url, headers={"Accept-Encoding": asked,
+                                         "If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304
+    script, _ = _asset(page, "js/app.js")
+    assert client.get(script).status_code == 200
+
+
+def test_an_old_or_wrong_hash_is_not_cached_for_a_year(client):
+    old = client.get("/static/css/app.0123456789.css")
+    assert old.status_code == 200
+    assert "immutable" not in old.headers["Cache-Control"]
+    assert old.headers["Cache-Control"] == "no-cache"
+    plain = client.get("/static/css/app.css")
+    assert plain.status_code == 200 and "immutable" not in plain.headers["Cache-Control"]
+    assert client.get("/static/css/nothing.0123456789.css").status_code == 404
+    assert client.get("/static/css/nothing.css").status_code == 404
+    assert client.get("/static/../config.py").status_code == 404
