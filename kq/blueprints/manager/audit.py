@@ -105,6 +105,8 @@ def describe(event, users, customers):
     if event.target_type == "customer":
         return customers.get(event.target_id, f"#{event.target_id}")
     if event.target_type == "user":
+        if event.target_id == event.user_id:
+            return ""  # her own sign-in: the "by" says it
         return users.get(event.target_id, f"#{event.target_id}")
     if event.target_type:
         return f"{event.target_type} #{event.target_id}"
