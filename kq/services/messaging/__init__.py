@@ -314,14 +314,14 @@ def store_scripts(store, channel=None, purpose=None, locale=None, active_only=Tr
 
 def sender_for(customer, by_id, staff_by_id):
     """Who sends it from the outbox: her assigned beautician (an active user of the store), else
-    the one who made the batch."""
+    the one who made the batch. staff_by_id: store_staff()."""
     staff = staff_by_id.get(customer.assigned_staff_id) if customer.assigned_staff_id else None
     return staff or staff_by_id.get(by_id)
 
 
 def store_staff(store):
     return {u.id: u for u in db.session.scalars(select(User).where(
-        or_(User.store_id == store.id, User.role == "owner")))}
+        or_(User.store_id == store.id, User.role == "owner"), User.active.is_(True)))}
 
 
 __all__ = ["render", "check_sms", "start_batch", "confirm_batch", "in_quiet_hours",

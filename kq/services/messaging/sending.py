@@ -53,33 +53,39 @@ def render_messages(batch, store):
     staff = messaging.store_staff(store)
     ids = messaging.batch_ids(batch).scalar_subquery()
     done = select(OutboundMessage.customer_id).where(OutboundMessage.batch_id == batch.id)
-    query = (select(Customer).where(Customer.store_id == store.id, Customer.id.in_(ids),
-                                    messaging.eligible_clause(batch.channel),
-                                    Customer.id.not_in(done))
+    query = (select(Customer.id, Customer.greeting_name, Customer.assigned_staff_id)
+             .where(Customer.store_id == store.id, Customer.id.in_(ids),
+                    messaging.eligible_clause(batch.channel), Customer.id.not_in(done))
              .order_by(Customer.id))
     added, last_id = 0, 0
-    base = {"gift": values.get("gift"), "date": values.get("date"),
-            "pickup_date": values.get("pickup_date")}
     from kq import scripts
 
+    fixed = messaging.values_for(None, staff=None, store=store, gift=values.get("gift"),
+                                 date=values.get("date"), pickup_date=values.get("pickup_date"))
+    # The text is filled in once per sender; only the greeting differs per customer.
+    marker = "\x00greeting\x00"
+    per_sender = {}
+    fallback = staff.get(batch.created_by_id)
     while True:
-        customers = db.session.scalars(query.where(Customer.id > last_id).limit(CHUNK)).all()
+        customers = db.session.execute(query.where(Customer.id > last_id).limit(CHUNK)).all()
         if not customers:
             break
         now = utcnow()
-        fixed = None
         rows = []
-        for customer in customers:
-            sender = messaging.sender_for(customer, batch.created_by_id, staff)
-            if fixed is None:
-                fixed = messaging.values_for(None, staff=None, store=store, **base)
-            text = scripts.render(batch.body, {**fixed, "greeting": customer.greeting_name,
-                                               "staff": sender.display_name if sender else ""})
+        for customer_id, greeting, assigned in customers:
+            sender = staff.get(assigned) if assigned else None
+            sender = sender or fallback
+            key = sender.id if sender else None
+            template = per_sender.get(key)
+            if template is None:
+                template = per_sender[key] = scripts.render(batch.body, {
+                    **fixed, "greeting": marker,
+                    "staff": sender.display_name if sender else ""})
             rows.append({"store_id": store.id, "batch_id": batch.id,
-                         "customer_id": customer.id,
-                         "staff_id": sender.id if sender else None, "body": text,
-                         "status": "queued", "attempts": 0, "created_at": now})
-        last_id = customers[-1].id
+                         "customer_id": customer_id, "staff_id": key,
+                         "body": template.replace(marker, greeting), "status": "queued",
+                         "attempts": 0, "created_at": now})
+        last_id = customers[-1][0]
         added += insert_ignoring_duplicates(OutboundMessage, rows, ("batch_id", "customer_id"))
         _save_counts(batch)
         db.session.commit()
