@@ -603,7 +603,7 @@ def touch_progress(store, campaign, today=None):
     for touch in campaign.touches:
         state = "upcoming" if touch.day > today else ("today" if touch.day == today else "past")
         rows.append({"touch": touch, "state": state, "done": done.get((touch.id, "done"), 0),
-                     "items": done.get((touch.id, "done"), 0) + done.get((touch.id, "open"), 0),
+                     "count": done.get((touch.id, "done"), 0) + done.get((touch.id, "open"), 0),
                      "text": touch_text(touch)})
     return rows
 
