@@ -12,7 +12,8 @@ What no field of Keqing can hold is refused here, whichever route it is sent to:
 - a number no column can hold: digits alone worth 2^63 or more in any field, a JSON number
   that is not finite (NaN, Infinity, 1e400) or an integer of 2^63 or more → 422;
 - JSON nested deeper than MAX_JSON_DEPTH, larger than MAX_JSON_BYTES, not UTF-8 or not JSON
-  → 422; JSON sent to a page form (outside /api/) must be an object of text fields, as a form.
+  → 422; JSON sent to a page form (outside /api/, unless its view is marked @accepts_json)
+  must be an object of text fields, as Flask-WTF reads it into the form.
 
 Answers follow kq.errors: JSON `{"error": "invalid", "message", "errors": {field: [text]}}` for
 the API and clients asking for JSON, the error page otherwise, in the user's language.
@@ -133,8 +134,22 @@ def _check_json():
     except (ValueError, RecursionError):
         raise Refused(None, _("Send a JSON object.")) from None
     _walk(payload, None)
-    if not request.path.startswith("/api/"):
+    if not _takes_json():
         _check_form_shaped(payload)
+
+
+def accepts_json(view):
+    """Mark a view outside /api/ that reads its JSON body itself (request.get_json), so any
+    JSON values reach it; unmarked page views get JSON only as form fields of text."""
+    view.accepts_json = True
+    return view
+
+
+def _takes_json():
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint)
+    return request.path.startswith("/api/") or getattr(view, "accepts_json", False)
 
 
 def _depth(text):

@@ -232,3 +232,20 @@ def test_nul_and_controls_in_every_text_field_of_every_form_never_reach_a_row(
             tried += 1
     assert tried > 30
     assert _control_chars_stored(app) == []
+
+
+def test_a_view_marked_accepts_json_gets_numbers_and_nesting_within_the_limits(app, login,
+                                                                            world):
+    from flask import jsonify, request
+
+    from kq.guard import accepts_json
+
+    app.add_url_rule("/_json", "json_echo", accepts_json(lambda: jsonify(request.get_json())),
+                     methods=["POST"])
+    app.add_url_rule("/_form", "form_echo", lambda: "form", methods=["POST"])
+    client = login("manager")
+    body = {"customer_id": 5, "flags": [True, None], "nested": {"a": [1.5]}}
+    assert client.post("/_json", json=body).get_json() == body
+    assert client.post("/_form", json=body).status_code == 422
+    assert client.post("/_form", json={"name": "ok", "tags": ["a", "b"]}).status_code == 200
+    assert client.post("/_json", json={"customer_id": HUGE}).status_code == 422
