@@ -132,7 +132,16 @@ def _editor(store, script, values, errors, status=200):
 def scripts_index():
     store = current_store()
     channel = request.args.get("channel") if request.args.get("channel") in SCRIPT_CHANNELS else ""
-    locale = request.args.get("locale") if request.args.get("locale") in LOCALE_LABELS else ""
+    # The scripts in the language she reads the app in, unless she asks for another or all.
+    wanted = request.args.get("locale")
+    if wanted == "all":
+        locale = ""
+    elif wanted in LOCALE_LABELS:
+        locale = wanted
+    else:
+        from kq.i18n import select_locale
+
+        locale = select_locale() if select_locale() in LOCALE_LABELS else ""
     query = select(MessageScript).where(MessageScript.store_id == store.id)
     if channel:
         query = query.where(MessageScript.channel == channel)

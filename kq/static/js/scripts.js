@@ -62,3 +62,47 @@
   if (customer) { customer.addEventListener("change", ask); }
   layout();
 })();
+
+// Manage → Bulk messages: the segment's live count (to send and each skip) as she changes it.
+(function () {
+  "use strict";
+  var form = document.getElementById("segment-form");
+  var box = document.getElementById("segment-count");
+  if (!form || !box) { return; }
+  var timer = null;
+  function ask() {
+    var query = new URLSearchParams(new FormData(form)).toString();
+    fetch(form.dataset.count + "?" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (counts) {
+        if (!counts) { return; }
+        box.querySelectorAll("[data-n]").forEach(function (el) {
+          var target = el.firstChild && el.firstChild.nodeType === 3 ? el.firstChild : el;
+          target.textContent = String(counts[el.dataset.n]) + (target === el ? "" : " ");
+        });
+      })
+      .catch(function () { /* offline: the Count button still works */ });
+  }
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 300); });
+  form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(ask, 300); });
+})();
+
+// The text form sends the segment as the form above shows it now, counted or not (the
+// confirmation screen counts it again before anything is sent).
+(function () {
+  "use strict";
+  var segment = document.getElementById("segment-form");
+  var form = document.getElementById("bulk-form");
+  if (!segment || !form) { return; }
+  form.addEventListener("submit", function () {
+    var names = ["tiers", "staff_ids", "key", "status", "dormant_min_days", "dormant_max_days", "tags"];
+    form.querySelectorAll('input[type="hidden"]').forEach(function (el) {
+      if (names.indexOf(el.name) >= 0) { el.remove(); }
+    });
+    new FormData(segment).forEach(function (value, name) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = name; input.value = value;
+      form.appendChild(input);
+    });
+  });
+})();
