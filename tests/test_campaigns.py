@@ -269,7 +269,10 @@ def test_who_sees_the_campaign_pages(app, world, login):
         _customers(store, 1, key=False, staff=b1)
         campaign = _campaign(store, manager, start=store.today(),
                              end=store.today() + timedelta(days=5))
+        svc.add_touch(store, campaign, day=store.today(), channel="phone", who="staff",
+                      audience="all", body="{greeting}您好，春季关怀。")
         svc.launch(store, campaign, by=manager)
+        generate_day(store, store.today())
         campaign_id = campaign.id
     beautician = login("beautician1")
     for path in ("/manager/campaigns/", f"/manager/campaigns/{campaign_id}",
@@ -284,6 +287,7 @@ def test_who_sees_the_campaign_pages(app, world, login):
         assert page.status_code == 200
         text = page.get_data(True)
         assert "春季关怀" in text and ">3<" in text and ">2<" in text and ">1<" in text
+        assert "0 of 3 done" in text
     # another store's manager sees no such campaign
     assert login("manager2").get(f"/manager/campaigns/{campaign_id}").status_code == 404
 
