@@ -105,6 +105,26 @@ def test_old_attempt_rows_are_pruned(app, world):
     assert attempts_stored(app) == 1
 
 
+def test_behind_a_proxy_each_phone_counts_apart_and_a_forged_header_does_not_help(make_app,
+                                                                                  world):
+    behind = make_app(PROXY_FIX=1).test_client()
+    for n in range(10):
+        assert behind.post("/login", data={"username": f"guess{n}", "password": "x"},
+                           headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 200
+    assert behind.post("/login", data={"username": "beautician1", "password": PASSWORD},
+                       headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    assert behind.post("/login", data={"username": "beautician1", "password": PASSWORD},
+                       headers={"X-Forwarded-For": "198.51.100.8"}).status_code == 302
+    # Without a trusted proxy the header is the client's own word, and is not taken: a new
+    # made-up address with each guess still counts as the one address it comes from.
+    direct = make_app().test_client()
+    for n in range(10):
+        assert direct.post("/login", data={"username": f"guess{n}", "password": "x"},
+                           headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code == 200
+    assert direct.post("/login", data={"username": "beautician2", "password": PASSWORD},
+                       headers={"X-Forwarded-For": "192.0.2.99"}).status_code == 429
+
+
 def test_redis_counts_when_it_answers(make_app, world, redis_url):
     from redis import Redis
 
@@ -147,7 +167,7 @@ def test_with_no_store_answering_sign_in_goes_on(app, world, monkeypatch, caplog
 # A real server: two gunicorn workers on the test database.
 
 class Server:
-    def __init__(self, database_url, redis_url, tmp_path):
+    def __init__(self, database_url, redis_url, tmp_path, **extra_env):
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items()
@@ -156,6 +176,7 @@ class Server:
                    KQ_INSTANCE_DIR=str(tmp_path), KQ_LOGIN_USER_LIMIT="100 per minute")
         if redis_url:
             env["REDIS_URL"] = redis_url
+        env.update(extra_env)
         self.log = tmp_path / "access.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind",
@@ -175,9 +196,10 @@ class Server:
                 pytest.fail("gunicorn did not start")
             time.sleep(0.2)
 
-    def sign_in(self, username, password):
+    def sign_in(self, username, password, **headers):
         """A fresh browser: the form (with its CSRF token), then the POST."""
         browser = requests.Session()
+        browser.headers.update(headers)
         page = browser.get(self.base + "/login", timeout=30)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
         return browser.post(self.base + "/login", timeout=30, allow_redirects=False, data={
@@ -198,8 +220,8 @@ class Server:
 def server(world, database_url, tmp_path, request):
     started = []
 
-    def start(redis_url=None):
-        started.append(Server(database_url, redis_url, tmp_path))
+    def start(redis_url=None, **extra_env):
+        started.append(Server(database_url, redis_url, tmp_path, **extra_env))
         return started[-1]
 
     yield start
@@ -235,3 +257,13 @@ def test_the_limit_holds_across_two_gunicorn_workers(server, store, request):
     assert len(live.workers_that_answered_logins()) == 2
     for _ in range(3):  # the 11th and after, whichever worker answers
         assert live.sign_in("manager", PASSWORD).status_code == 429
+
+
+def test_behind_one_proxy_the_server_counts_by_x_forwarded_for(server):
+    live = server(KQ_PROXY_FIX="1")
+    phone = {"X-Forwarded-For": "198.51.100.7"}
+    for n in range(10):
+        assert live.sign_in(f"guess{n}", "not-a-password", **phone).status_code == 200
+    assert live.sign_in("beautician1", PASSWORD, **phone).status_code == 429
+    other_phone = {"X-Forwarded-For": "198.51.100.8"}
+    assert live.sign_in("beautician1", PASSWORD, **other_phone).status_code == 302
