@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from kq import scripts
 from kq.blueprints.calls import bp
 from kq.extensions import db
-from kq.masking import can_see_phone, can_text, masked_phone
+from kq.masking import can_see_phone, can_text, masked_phone, national
 from kq.models import User, utcnow
 from kq.models.messaging import MessageBatch, OutboundMessage
 from kq.scoping import current_store
@@ -70,7 +70,8 @@ def outbox():
         if visible and m.batch.channel == "sms" and can_text(c.phone) and not quiet:
             sms = scripts.sms_link(c.phone, quote(m.body, safe=""))
         rows.append({"m": m, "customer": c, "sms": sms,
-                     "phone": masked_phone(c.phone) if c.phone else None,
+                     "phone": (national(c.phone) if visible else masked_phone(c.phone))
+                     if c.phone else None,
                      "wechat": m.batch.channel == "wechat"})
     return render_template("calls/outbox.html", rows=rows, left=left, done_today=done_today,
                            quiet=quiet, others=others, staff_id=staff_id,

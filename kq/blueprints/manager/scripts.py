@@ -147,9 +147,10 @@ def scripts_index():
         query = query.where(MessageScript.channel == channel)
     if locale:
         query = query.where(MessageScript.locale == locale)
-    rows = db.session.scalars(query.order_by(
-        MessageScript.channel, MessageScript.purpose, MessageScript.locale,
-        MessageScript.id)).all()
+    order = list(purpose_labels())
+    rows = sorted(db.session.scalars(query).all(), key=lambda r: (
+        SCRIPT_CHANNELS.index(r.channel) if r.channel in SCRIPT_CHANNELS else 99,
+        order.index(r.purpose) if r.purpose in order else 99, r.locale, r.id))
     today_bodies = scripts.store_bodies(store)
     return render_template("manager/scripts.html", rows=rows, channel=channel, locale=locale,
                            channels=CHANNEL_LABELS, purposes=purpose_labels(),
