@@ -60,7 +60,7 @@ def _fix_sequences(*models):
     for model in models:
         table = model.__tablename__
         db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # nosec B608 # our tables
             f"COALESCE((SELECT MAX(id) FROM {table}), 1))"))
 
 
@@ -72,11 +72,11 @@ def _local(tz, day, rng):
 def fill(customers, visits, staff, stores, seed=7, password_hash=None, log=print):
     """Add `stores` stores, each with `staff` beauticians, a manager, `customers` customers and
     about `visits` visits in all (per store: visits / stores)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # repeatable bench data, no secret
     ids = {m: _Ids(m) for m in (Store, User, Customer, CustomerSearchKey, Visit, Assignment,
                                 Contact, PrepaidCard, CardMove)}
     if password_hash is None:
-        probe = User(password_hash="")
+        probe = User(password_hash="")  # nosec B106 # replaced at once below
         probe.set_password("bench1234")
         password_hash = probe.password_hash
     now = datetime.now(timezone.utc)

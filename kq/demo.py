@@ -14,7 +14,7 @@ from kq.services.classify import recompute_store
 from kq.services.customers import refresh_search_keys
 from kq.services.visits import record_visit
 
-DEMO_PASSWORD = "demo1234"
+DEMO_PASSWORD = "demo1234"  # nosec B105 # the demo salon's published sign-in
 
 SURNAMES = ("李王张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
             "苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史"
@@ -390,7 +390,7 @@ def _demo_campaign(rng, store, manager, customers):
 
 
 def load_demo(customers=1000, seed=20261122):
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # repeatable demo data, no secret
     main = Store(name="丽颜美容会所", phone="021-6288 1234", address="上海市静安区南京西路 1266 号")
     second = Store(name="丽颜美容 · 二店", phone="021-6433 5678", address="上海市徐汇区天钥桥路 88 号")
     db.session.add_all([main, second])

@@ -374,7 +374,7 @@ def build_id():
     browser from an older one is not answered 304."""
     global _BUILD
     if _BUILD is None:
-        digest = hashlib.sha1()
+        digest = hashlib.sha1(usedforsecurity=False)  # names a build, not a secret
         root = Path(__file__).resolve().parent
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".po":
@@ -437,7 +437,7 @@ def serve(render, *, user, store, day, everywhere=False, parts=()):
            request.full_path, str(get_locale()), str(get_timezone()), everywhere, parts,
            version(store.id, user.id, everywhere))
     raw, signed = _signed_token(state)
-    etag = hashlib.sha1(repr((key, raw)).encode()).hexdigest()[:24]
+    etag = hashlib.sha1(repr((key, raw)).encode(), usedforsecurity=False).hexdigest()[:24]
     if request.if_none_match.contains_weak(etag):
         response = app.response_class(status=304)
     else:
@@ -451,7 +451,8 @@ def serve(render, *, user, store, day, everywhere=False, parts=()):
                 setattr(g, field, signed)
             state["pages"].set(key, html)
         response = app.make_response(html.replace(_PLACEHOLDER, signed))
-        g.kq_compress_key = hashlib.sha1(f"{etag}:{signed}".encode()).hexdigest()
+        g.kq_compress_key = hashlib.sha1(f"{etag}:{signed}".encode(),
+                                         usedforsecurity=False).hexdigest()
     response.set_etag(etag, weak=True)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

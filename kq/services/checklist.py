@@ -89,7 +89,8 @@ def _insert_unnest(table, rows, index_elements):
                       for i, name in enumerate(columns))
     unnest = ", ".join("%s::text[]" for _ in columns)
     aliases = ", ".join(f"c{i}" for i in range(len(columns)))
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} FROM "
+    # Names from the table's metadata, values bound as parameters:
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} FROM "  # nosec B608
            f"unnest({unnest}) AS u({aliases}) ON CONFLICT ({', '.join(index_elements)}) "
            f"DO NOTHING RETURNING id")
     return len(db.session.connection().exec_driver_sql(sql, tuple(arrays)).all())

@@ -118,7 +118,7 @@ def _progress(value):
             current.meta["progress"] = value
             current.save_meta()
     except Exception:  # noqa: BLE001 - progress is a courtesy; Redis trouble must not fail it
-        pass
+        pass  # nosec B110 # (the reason above)
 
 
 def _fail(job_id, code):
