@@ -85,12 +85,16 @@ def switch_store():
     """Owners see every store, one at a time; staff cannot switch."""
     from flask import abort, flash
 
+    from kq.auth import renew_session
+
     if not current_user.is_owner:
         abort(403)
     store = db.session.get(Store, request.form.get("store_id", type=int) or 0)
     if store is None:
         abort(404)
     session["store_id"] = store.id
+    renew_session(current_user)  # kq.auth: a new token for the new scope, same sign-in
+    db.session.commit()
     flash(_("Now viewing %(store)s.", store=store.name), "info")
     return redirect(url_for("core.more"))
 
