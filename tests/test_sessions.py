@@ -175,3 +175,18 @@ def test_sign_ins_are_audited(app, client, world):
         ]
         assert events[-1].user_id == world.users["beautician1"]
         assert all(e.ip == "127.0.0.1" for e in events)
+
+
+def test_switching_store_renews_the_owners_sign_in(app, login, world):
+    with freeze_time(START) as clock:
+        owner = login("owner")
+        before = copy_of(app, owner)
+        clock.tick(timedelta(hours=1))
+        assert owner.post("/store", data={"store_id": world.store2}).status_code == 302
+        assert owner.get("/manager/").status_code == 200
+        assert before.get("/manager/").status_code == 302  # a copy from before is dead
+        assert open_sign_ins(app, "owner") == 1
+        with app.app_context():  # the absolute lifetime still counts from signing in
+            assert db.session.scalar(select(UserSession.created_at)) == START
+        clock.tick(timedelta(hours=13, seconds=1))
+        assert owner.get("/manager/").status_code == 302
