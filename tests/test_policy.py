@@ -62,6 +62,16 @@ def test_a_beautician_cannot_recover_a_colleagues_number_by_prefix_searches(app,
     assert str(world.customers["other_store"]) not in _found(login("manager"), "13700002222")
 
 
+def test_the_list_says_why_part_of_a_number_finds_only_her_own(app, login, world):
+    hint = "Part of a number finds your own customers"
+    page = lambda who, q: login(who).get("/customers/", query_string={"q": q},  # noqa: E731
+                                         headers=EN).get_data(as_text=True)
+    assert hint in page("beautician1", "1390")
+    assert hint not in page("beautician1", "13900001111")
+    assert hint not in page("beautician1", "wf")
+    assert hint not in page("manager", "1390")
+
+
 def test_a_colleagues_customer_is_found_by_wechat_id(app, login, world):
     with app.app_context():
         colleague = load(Customer, world.customers["colleague"])

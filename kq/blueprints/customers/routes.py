@@ -21,7 +21,7 @@ from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services import exporting
 from kq.services.audit import audit
-from kq.services.customers import full_phone, matching_ids, tags_of
+from kq.services.customers import full_phone, matching_ids, normalize_query, tags_of
 from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.reports import not_seen_since
 
@@ -131,7 +131,15 @@ def index():
                            whose=f["staff"] or default_staff(f["q"]),
                            staff=staff, labels=labels, today=store.today(), windows=WINDOWS,
                            tags=tags_of([c.id for c in page.items]), masked_phone=masked_phone,
-                           national=national, shows_phone=shows_phone)
+                           national=national, shows_phone=shows_phone,
+                           partial_phone=_partial_phone(f["q"]))
+
+
+def _partial_phone(q):
+    """She searched part of a number, which finds only her own customers (the page says so)."""
+    digits = normalize_query(q[:64]) if q else ""
+    return digits.isdigit() and full_phone(q[:64]) is None and \
+        not policy.can(current_user, policy.SEARCH_PARTIAL)
 
 
 def _export(fmt, store, query):
