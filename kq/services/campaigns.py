@@ -594,11 +594,12 @@ def touch_progress(store, campaign, today=None):
     from kq.models import Task
 
     today = today or store.today()
+    touch_id = Task.detail["touch_id"].as_integer().label("touch_id")
     done = dict(((t, s), n) for t, s, n in db.session.execute(
-        select(Task.detail["touch_id"].as_integer(), Task.status, func.count(Task.id))
+        select(touch_id, Task.status, func.count(Task.id))
         .where(Task.store_id == store.id, Task.kind == "campaign_touch",
                Task.due_on >= campaign.starts_on if campaign.starts_on else True)
-        .group_by(Task.detail["touch_id"].as_integer(), Task.status)))
+        .group_by(touch_id, Task.status)))  # by the label: PostgreSQL binds the key twice
     rows = []
     for touch in campaign.touches:
         state = "upcoming" if touch.day > today else ("today" if touch.day == today else "past")
