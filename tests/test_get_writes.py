@@ -69,7 +69,8 @@ def _small_world(app, world):
         db.session.commit()
         return {"customer_id": mine.id, "card_id": card.id, "gift_id": gift.id,
                 "complaint_id": complaint.id, "report_id": lost.id, "import_id": job.id,
-                "user_id": b1.id, "handout_id": 1, "campaign_id": 1, "day": today.isoformat(),
+                "user_id": b1.id, "handout_id": 1, "campaign_id": 1, "script_id": 1, "batch_id": 1,
+                "day": today.isoformat(),
                 "filename": "css/app.css"}
 
 
