@@ -38,9 +38,11 @@ LONGEST_NAMES = 5  # how many of the segment's longest greeting names a text is 
 def _as_day(value):
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date_cls):
         return value
-    return date_cls.fromisoformat(str(value))
+    return date_cls.fromisoformat(str(value)[:10])
 
 
 def values_for(customer, *, staff, store, gift=None, date=None, pickup_date=None):
