@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from kq import jobs
 from kq.extensions import db
 from kq.models import (AuditEvent, CareNote, Complaint, Contact, Customer, CustomerTag, Gift,
-                       LedgerEntry, PrepaidCard, Store, Task, User, Visit, utcnow)
+                       LedgerEntry, MessageBatch, OutboundMessage, PrepaidCard, Store, Task, User,
+                       Visit, utcnow)
 from kq.services.cards import sell_card
 from kq.services.checklist import generate_day
 from kq.services.commitments import make_promise, open_complaint
@@ -150,6 +151,13 @@ def _rich_customer(app, world):
         open_complaint(store, customer_id=c.id, received_on=today, channel="phone",
                        summary="上次等了四十分钟", staff=b1, by=manager)
         sell_card(c, name="十次卡", sessions=10, price_fen=100000, by=manager)
+        batch = MessageBatch(store_id=c.store_id, created_by_id=manager.id, body="{greeting}",
+                             status="running", total=1, queued=1)
+        db.session.add(batch)
+        db.session.flush()
+        db.session.add(OutboundMessage(store_id=c.store_id, batch_id=batch.id, customer_id=c.id,
+                                       staff_id=b1.id, body="梁小娟您好，周末护理八折",
+                                       status="queued"))
         db.session.add(LedgerEntry(store_id=c.store_id, staff_id=b1.id, customer_id=c.id,
                                    kind="reward", amount_fen=3000, reason="dormant:40",
                                    occurred_on=today, period=today.strftime("%Y-%m"),
@@ -178,6 +186,7 @@ def test_export_holds_everything_about_her_and_is_audited(app, login, world):
     assert data["ledger"][0]["amount_fen"] == 3000 and data["ledger"][0]["staff_name"]
     assert data["consent_history"][0]["action"] == "consent_given"
     assert data["customer"]["birth_month"] == 7 and data["points"]
+    assert data["messages"][0]["body"] == "梁小娟您好，周末护理八折"
     workbook = manager.post(f"/customers/{cid}/privacy/export", data={"format": "xlsx"})
     assert workbook.status_code == 200
     book = load_workbook(io.BytesIO(workbook.data), read_only=True)
@@ -248,6 +257,9 @@ def test_anonymise_then_export_shows_no_personal_field(app, login, world):
         assert (event.target_id, event.user_id) == (cid, world.users["manager"])
         customer = load(Customer, cid)
         assert customer.deleted_at is not None and not may_market(customer)
+        message = db.session.scalar(db.select(OutboundMessage).where(
+            OutboundMessage.customer_id == cid))
+        assert (message.status, message.body) == ("skipped", "")  # never sent now
         assert db.session.scalar(db.select(db.func.count(CustomerTag.id)).where(
             CustomerTag.customer_id == cid)) == 0
         assert db.session.scalar(db.select(db.func.count(Visit.id)).where(

@@ -10,8 +10,8 @@ from sqlalchemy import and_, delete, exists, select, update
 from kq.extensions import db
 from kq.models import (Assignment, AuditEvent, CardMove, CareNote, Complaint, ComplaintStep,
                        Contact, Customer, CustomerSearchKey, CustomerTag, Gift, GiftHandout,
-                       LedgerEntry, PointsEntry, PrepaidCard, Promise, Store, Task, User, Visit,
-                       utcnow)
+                       LedgerEntry, OutboundMessage, PointsEntry, PrepaidCard, Promise, Store, Task,
+                       User, Visit, utcnow)
 from kq.services import ServiceError
 from kq.services.audit import audit
 
@@ -159,6 +159,8 @@ def collect(customer):
                                                      (Assignment.assigned_at, Assignment.id))],
         "ledger": [_row(e, names) for e in _all(LedgerEntry, customer,
                                                 (LedgerEntry.occurred_on, LedgerEntry.id))],
+        "messages": [_row(m, names) for m in _all(OutboundMessage, customer,
+                                                  (OutboundMessage.created_at, OutboundMessage.id))],
     }
 
 
@@ -207,6 +209,11 @@ def anonymise(customer, *, by):
                                .values(reserved=Gift.reserved - 1))
     db.session.execute(update(ComplaintStep).where(ComplaintStep.complaint_id.in_(
         select(Complaint.id).where(mine(Complaint)))).values(note=None))
+    # A bulk message rendered for her carries her name: its text goes, and one not yet sent
+    # never will be.
+    db.session.execute(update(OutboundMessage).where(
+        mine(OutboundMessage), OutboundMessage.status == "queued").values(status="skipped"))
+    db.session.execute(update(OutboundMessage).where(mine(OutboundMessage)).values(body=""))
     for model in (GiftHandout, PrepaidCard, CardMove, PointsEntry):
         db.session.execute(update(model).where(mine(model)).values(note=None))
     # Off every checklist: open items go (unless a logged contact points at one), and what

@@ -18,7 +18,7 @@ SECTIONS = (
     ("promises", _l("Promises")), ("complaints", _l("Complaints")), ("gifts", _l("Gifts")),
     ("points", _l("Points")), ("prepaid_cards", _l("Prepaid cards")),
     ("card_moves", _l("Card history")), ("assignments", _l("Looked after by")),
-    ("ledger", _l("Rewards & penalties")),
+    ("ledger", _l("Rewards & penalties")), ("messages", _l("Bulk messages")),
 )
 COLUMNS = {
     "id": "#", "name": _l("Name"), "surname": _l("Surname"), "title": _l("Title"),
