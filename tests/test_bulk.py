@@ -374,3 +374,30 @@ def test_yunpian_network_down_is_retried_later(app, world, monkeypatch):
     monkeypatch.delenv("KQ_YUNPIAN_APIKEY")
     with pytest.raises(RuntimeError):
         providers.get_provider("yunpian")
+
+
+def test_a_closed_account_hands_her_customers_messages_to_the_sender(app, world, dormant):
+    with app.app_context():
+        db.session.get(User, world.users["beautician2"]).active = False
+        db.session.commit()
+    batch_id = _start(app, world)
+    with app.app_context():
+        messaging.confirm_batch(db.session.get(MessageBatch, batch_id), background=False)
+        staff = {m.customer_id: m.staff_id for m in db.session.scalars(select(OutboundMessage))}
+        assert staff[dormant[2]] == world.users["manager"]
+        assert staff[dormant[0]] == world.users["beautician1"]
+
+
+def test_the_bulk_form_refuses_a_bad_text_or_segment_with_422(app, world, dormant, login):
+    manager = login("manager")
+    unsigned = manager.post("/manager/bulk", data={"dormant_min_days": "180",
+                                                   "body": "{greeting}您好"}, headers=EN)
+    assert unsigned.status_code == 422 and "include {staff}" in unsigned.get_data(as_text=True)
+    bad = manager.post("/manager/bulk", data={"dormant_min_days": "200",
+                                              "dormant_max_days": "100", "body": BODY},
+                       headers=EN)
+    assert bad.status_code == 422
+    assert "must not be below the least" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(MessageBatch.id))) == 0
+    assert manager.get("/manager/bulk/count?dormant_min_days=x").status_code == 422
