@@ -326,3 +326,36 @@ def test_a_manager_builds_a_campaign_on_the_editor(app, world, login):
         assert campaign.launched and len(campaign.touches) == 1
         assert db.session.scalar(select(func.count(CampaignMember.id)).where(
             CampaignMember.campaign_id == campaign_id)) == 2
+
+
+def test_a_store_broadcast_becomes_one_bulk_draft_on_its_day(app, world, login):
+    from kq.models.campaign import CampaignTouch
+    from kq.models.messaging import MessageBatch
+
+    with app.app_context():
+        store, manager, b1, _b2, _owner = _world(world)
+        today = store.today()
+        _customers(store, 3, key=True, staff=b1)
+        _customers(store, 2, key=False, staff=b1, consent=False)
+        campaign = _campaign(store, manager, start=today, end=today + timedelta(days=9))
+        svc.add_touch(store, campaign, day=today + timedelta(days=1), channel="sms",
+                      who="broadcast", audience="all",
+                      body="{greeting}您好，{store}春季关怀活动开始了，欢迎回店。—{staff}")
+        svc.launch(store, campaign, by=manager)
+        generate_day(store, today)
+        assert db.session.scalar(select(func.count(MessageBatch.id))) == 0
+        for _ in range(2):  # the daily run, twice
+            generate_day(store, today + timedelta(days=1))
+        batches = db.session.scalars(select(MessageBatch)).all()
+        touch = db.session.scalars(select(CampaignTouch)).one()
+        assert len(batches) == 1 and touch.batch_id == batches[0].id
+        batch = batches[0]
+        assert (batch.source_type, batch.source_id, batch.status) == ("campaign_touch", touch.id,
+                                                                      "draft")
+        assert (batch.total, batch.skipped_no_consent) == (5, 2)
+        assert not db.session.scalar(select(func.count(Task.id)).where(
+            Task.kind == "campaign_touch"))  # a broadcast is no one's item
+        campaign_id, touch_id = campaign.id, touch.id
+    response = login("manager").post(
+        f"/manager/campaigns/{campaign_id}/touches/{touch_id}/prepare")
+    assert response.status_code == 303 and "/manager/bulk/" in response.headers["Location"]
