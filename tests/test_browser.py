@@ -435,10 +435,10 @@ def test_what_today_lists_is_there_offline_with_every_card(live, phone):
     _controlled(page)
     page.reload()
     planned = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
-                            ".map(a => a.dataset.customer)")
+                            ".map(a => a.closest('li').dataset.customer)")
     page.goto(base + "/tasks/today/more")
     later = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
-                          ".map(a => a.dataset.customer)")
+                          ".map(a => a.closest('li').dataset.customer)")
     assert later and not set(later) & set(planned)
     page.goto(base + "/tasks/today")  # Today is where the phone keeps the day
     cards = [f"/customers/{c}" for c in planned + later]

@@ -6,7 +6,11 @@
 //   of them, also one she never opened. Nothing else personal is kept, and those pages are
 //   deleted on sign-out.
 // - Any other page offline: the offline page.
-const VERSION = "kq-shell-v9";
+// - Static files have fingerprinted names (/static/css/app.<hash>.css, kq/assets.py): such a
+//   name never changes content, so it is served from this shell's cache once seen (the
+//   install keeps those the offline page names); offline, a name not seen yet falls back to
+//   the plain name kept with the shell.
+const VERSION = "kq-shell-v10";
 const PAGES = "kq-pages-v1";
 const ALLOWED = "/__today-customers";
 const LIST = /^\/tasks\/today(\/more)?$/;
@@ -22,8 +26,23 @@ const SHELL = [
   "/manifest.webmanifest",
 ];
 
+const HASHED = /^(\/static\/.+)\.[0-9a-f]{10}(\.[A-Za-z0-9]+)$/;
+
+// The fingerprinted names the offline page uses (its stylesheet and script).
+async function keepAssetsOf(cache, path) {
+  try {
+    const html = await (await fetch(path, { credentials: "same-origin" })).text();
+    const found = [...html.matchAll(/(?:href|src)="(\/static\/[^"?#]+)"/g)].map((m) => m[1]);
+    await cache.addAll([...new Set(found.filter((p) => HASHED.test(p)))]);
+  } catch (error) {
+    // they are kept as they are first used
+  }
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(VERSION).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(VERSION)
+    .then((cache) => cache.addAll(SHELL).then(() => keepAssetsOf(cache, "/offline")))
+    .then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -90,10 +109,31 @@ self.addEventListener("fetch", (event) => {
     })());
     return;
   }
+  const hashed = HASHED.exec(url.pathname);
+  if (hashed && url.search === "") {
+    event.respondWith(staticFile(request, hashed[1] + hashed[2]));
+    return;
+  }
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
     event.respondWith(caches.match(request, { ignoreSearch: true }).then((hit) => hit || fetch(request)));
   }
 });
+
+// A fingerprinted file: kept once seen; offline and never seen, the shell's plain copy.
+async function staticFile(request, plain) {
+  const cache = await caches.open(VERSION);
+  const hit = await cache.match(request);
+  if (hit) return hit;
+  try {
+    const response = await fetch(request);
+    if (response.ok) await cache.put(request, response.clone());
+    return response;
+  } catch (error) {
+    const copy = await cache.match(plain);
+    if (copy) return copy;
+    throw error;
+  }
+}
 
 function age(response) {
   const when = Date.parse(response.headers.get("date") || "");
@@ -166,4 +206,7 @@ self.addEventListener("message", (event) => {
     event.waitUntil(keeping);
   }
   if (data.type === "sign-out") event.waitUntil(caches.delete(PAGES));
+  // A page that this worker did not claim when it activated (the claim can pass over a page
+  // still settling after its load, about once in twenty first visits) asks for it.
+  if (data.type === "claim") event.waitUntil(self.clients.claim());
 });

@@ -5,6 +5,13 @@
   if ("serviceWorker" in navigator) {
     window.addEventListener("load", function () {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+      // Active but not in control of this page (its claim came before the page could be
+      // claimed): ask it to claim now, rather than waiting for her next page.
+      navigator.serviceWorker.ready.then(function (registration) {
+        if (!navigator.serviceWorker.controller && registration.active) {
+          registration.active.postMessage({ type: "claim" });
+        }
+      });
     });
   }
   function tellWorker(message) {
@@ -31,8 +38,9 @@
     var shown = item.querySelector("form[data-log-form]");
     if (shown) { shown.remove(); open.classList.remove("is-open"); return; }
     var form = template.content.firstElementChild.cloneNode(true);
-    form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer");
-    form.querySelector('[name="task_id"]').value = open.getAttribute("data-task");
+    // The customer and the item are the item's own (li data-customer, id="t<task>").
+    form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer") || item.getAttribute("data-customer");
+    form.querySelector('[name="task_id"]').value = open.getAttribute("data-task") || (item.id || "").replace(/^t/, "");
     var token = document.querySelector('meta[name="csrf-token"]');
     form.querySelector('[name="csrf_token"]').value = token ? token.content : "";
     form.querySelector('[name="client_id"]').value = window.crypto && crypto.randomUUID ? crypto.randomUUID() : "";
