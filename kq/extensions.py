@@ -1,4 +1,6 @@
 """Flask extensions as bare objects; the factory calls init_app on each."""
+import re
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -44,10 +46,14 @@ def _apply_scalar_defaults(target, args, kwargs):
             kwargs.setdefault(column.key, default.arg)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _clean_text(value):
-    """What PostgreSQL can store and SQLite should: no NUL, no lone surrogate (U+FFFD)."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+    """What PostgreSQL can store and SQLite should: no NUL nor other control character (tab,
+    line feed and carriage return are text), no lone surrogate ('?'). Requests are refused
+    before this (kq/guard.py); imports and commands meet it here."""
+    value = _CONTROL.sub("", value)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

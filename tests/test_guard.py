@@ -249,3 +249,18 @@ def test_a_view_marked_accepts_json_gets_numbers_and_nesting_within_the_limits(a
     assert client.post("/_form", json=body).status_code == 422
     assert client.post("/_form", json={"name": "ok", "tags": ["a", "b"]}).status_code == 200
     assert client.post("/_json", json={"customer_id": HUGE}).status_code == 422
+
+
+def test_text_reaching_a_row_by_another_way_loses_its_control_characters(app, world):
+    """The last line of defence (kq.extensions): an import or a command writes no control
+    character either; tabs and line breaks stay."""
+    from kq.models import Customer
+
+    with app.app_context():
+        customer = db.session.get(Customer, world.customers["mine"])
+        customer.name = "梁\x07小\x1b娟\x00"
+        customer.notes = "第一行\r\n第二行\t完\x7f"
+        db.session.commit()
+        db.session.expire_all()
+        customer = db.session.get(Customer, world.customers["mine"])
+        assert (customer.name, customer.notes) == ("梁小娟", "第一行\r\n第二行\t完")
