@@ -23,6 +23,8 @@ def register(app):
         404: lambda: (_("Not found"), _("There is nothing here, or it belongs to another store.")),
         405: lambda: (_("Not allowed"), _("That action is not possible here.")),
         413: lambda: (_("Too large"), _("The upload is too large.")),
+        422: lambda: (_("Check what you entered"),
+                      _("Something sent with this page could not be used.")),
         429: lambda: (_("Too many attempts"),
                       _("Too many attempts in a short time. Wait a minute and try again.")),
         500: lambda: (_("Something went wrong"),

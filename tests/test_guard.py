@@ -264,3 +264,13 @@ def test_text_reaching_a_row_by_another_way_loses_its_control_characters(app, wo
         db.session.expire_all()
         customer = db.session.get(Customer, world.customers["mine"])
         assert (customer.name, customer.notes) == ("梁小娟", "第一行\r\n第二行\t完")
+
+
+def test_a_view_that_aborts_422_answers_in_the_users_language(app, login, world):
+    from flask import abort
+
+    app.add_url_rule("/_bad", "bad", lambda: abort(422))
+    client = login("manager")
+    page = client.get("/_bad")
+    assert page.status_code == 422 and "请检查填写的内容" in page.get_data(as_text=True)
+    assert client.get("/_bad", headers={"Accept": "application/json"}).get_json()["error"]
