@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
+from bench.report import Results
 from kq import create_app
 from kq.benchdata import fill
 from kq.config import TestConfig
@@ -18,6 +19,7 @@ from kq.models import ChecklistRun, Store, Task, User
 from kq.services.checklist import generate_day
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "10"))
 
 
 def timed(func):
@@ -26,9 +28,10 @@ def timed(func):
     return time.perf_counter() - started, result
 
 
-def search_figures(stores):
+def search_figures(results, stores, goal_ms):
     """Customer search by pinyin initials in a store: p50/p95 of the list query (over the
-    stores given, at random)."""
+    stores given, at random), and the database's account of one (EXPLAIN ANALYZE, BUFFERS on
+    PostgreSQL) printed: the reason for the figure."""
     import random
 
     from pypinyin import Style, lazy_pinyin
@@ -44,24 +47,37 @@ def search_figures(stores):
         name = db.session.scalar(select(Customer.name).where(Customer.store_id == store.id)
                                  .offset(rng.randrange(1000)).limit(1))
         cases.append((store, "".join(p[0] for p in lazy_pinyin(name, style=Style.NORMAL))))
+
+    def query(store, q):
+        return (select(Customer).where(Customer.store_id == store.id,
+                                       Customer.id.in_(matching_ids(store.id, q)))
+                .order_by(Customer.last_visit_at).limit(30))
+
     times = []
     for store, q in cases:
         started = time.perf_counter()
-        db.session.scalars(select(Customer).where(
-            Customer.store_id == store.id, Customer.id.in_(matching_ids(store.id, q)))
-            .order_by(Customer.last_visit_at).limit(30)).all()
+        db.session.scalars(query(store, q)).all()
         times.append(time.perf_counter() - started)
     times.sort()
-    return [("customer search by initials, p50", times[len(times) // 2], "—"),
-            ("customer search by initials, p95", times[int(len(times) * 0.95)], "< 20 ms")]
+    results.add("customer search by initials, p50", times[len(times) // 2] * 1000, "ms")
+    results.at_most("customer search by initials, p95", times[int(len(times) * 0.95)] * 1000,
+                    "ms", goal_ms, f"< {goal_ms} ms")
+    store, q = cases[0]
+    print(f"search by initials {q!r} in store {store.id}, the plan:")
+    for line in explain(query(store, q), analyze=True):
+        print("    " + line)
 
 
-def explain(query):
-    """The database's plan of a statement, one line."""
+def explain(query, analyze=False):
+    """The database's plan of a statement: one line (analyze: the lines of EXPLAIN (ANALYZE,
+    BUFFERS) on PostgreSQL, which run it)."""
     conn = db.session.connection()
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     if conn.dialect.name == "sqlite":
-        return " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        steps = [str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        return steps if analyze else " | ".join(steps)
+    if analyze:
+        return [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql)]
     return " | ".join(" ".join(r[0].split()) for r in conn.exec_driver_sql("EXPLAIN " + sql))
 
 
@@ -92,7 +108,7 @@ def plans(store):
             print(f"  !! {name} touches visits")
 
 
-def ledger_figures(stores, goal):
+def ledger_figures(results, stores, limit):
     """The nightly ledger run over every store (from nothing, then again with nothing new)."""
     from kq.models import LedgerEntry
     from kq.services.ledger import run_ledger
@@ -108,16 +124,19 @@ def ledger_figures(stores, goal):
     first, created = [], {}
     for _ in range(min(RUNS, 3)):
         db.session.execute(delete(LedgerEntry))
+        for store in stores:
+            store.ledger_through = None
         db.session.commit()
         seconds, created = timed(run_all)
         first.append(seconds)
+        results.say(f"ledger run: {seconds:.2f} s")
     again = timed(run_all)[0]
-    return [(f"ledger run ({created['rewards']} rewards, {created['penalties']} penalties)",
-             statistics.median(first), goal),
-            ("ledger run again (nothing new)", again, goal)]
+    results.at_most(f"ledger run, {len(stores)} stores ({created['rewards']} rewards, "
+                    f"{created['penalties']} penalties)", statistics.median(first), "s", limit)
+    results.at_most("ledger run again (nothing new)", again, "s", limit)
 
 
-def generation_figures(stores, goal):
+def generation_figures(results, stores, limit):
     """Every store's checklists for today, from nothing, then again with nothing new."""
     def run_all():
         return sum(generate_day(store, store.today()) for store in stores)
@@ -129,12 +148,15 @@ def generation_figures(stores, goal):
         db.session.commit()
         seconds, created = timed(run_all)
         first.append(seconds)
+        results.say(f"generation: {seconds:.2f} s")
     again = [timed(run_all)[0] for _ in range(RUNS)]
-    return [(f"checklist generation ({created} items)", statistics.median(first), goal),
-            ("checklist generation again (nothing new)", statistics.median(again), goal)]
+    results.at_most(f"checklist generation, {len(stores)} stores ({created} items)",
+                    statistics.median(first), "s", limit)
+    results.at_most("checklist generation again (nothing new)", statistics.median(again), "s",
+                    limit)
 
 
-def import_figures(app, size=(20000, 200000)):
+def import_figures(results, app, size=(20000, 200000)):
     """Moving a store in: a workbook of 20,000 customers and 200,000 visits into a new store
     (preview, import in one transaction, then the same file again: nothing new)."""
     from bench.importfile import workbook
@@ -167,198 +189,116 @@ def import_figures(app, size=(20000, 200000)):
         imported, result = timed(run)
         again, result = timed(lambda: importing.preview(store, data, "bench.xlsx"))
         assert (result["new"], result["merged"], result["visits"]["new"]) == (0, 0, 0)
-    return [(f"import preview ({customers:,} customers + {visits:,} visits, "
-             f"{len(data) // 1024:,} KB)", preview, "—"),
-            ("import preview, rows per second", rows / preview, "rows/s", "—"),
-            ("import (one transaction)", imported, "—"),
-            ("import, rows per second", rows / imported, "rows/s", "—"),
-            ("import preview of the same file again (0 new)", again, "—")]
+    results.add(f"import preview ({customers:,} customers + {visits:,} visits, "
+                f"{len(data) // 1024:,} KB)", preview, "s")
+    results.add("import preview, rows per second", rows / preview, "rows/s")
+    results.add("import (one transaction)", imported, "s")
+    results.add("import, rows per second", rows / imported, "rows/s")
+    results.add("import preview of the same file again (0 new)", again, "s")
 
 
-def pdf_figures(app, store):
-    """Each PDF through the app's own path (data, template, WeasyPrint) against bare
-    WeasyPrint laying out the very same HTML."""
-    from weasyprint import HTML
-
-    from kq.models import Report, User
-    from kq.services import printing
-
-    printing.MAX_DORMANT_ROWS = 1000
-    manager = db.session.scalars(db.select(User)).first()
-    cases = [("morning sheet, 25 staff", "morning", {"date": store.today().isoformat()}),
-             ("dormant list, 1,000 rows", "dormant", {"days": 30,
-                                                      "date": store.today().isoformat()})]
-    rows = []
-    with app.test_request_context():
-        for name, kind, params in cases:
-            report = Report(store_id=store.id, kind=kind, params=params, params_key=kind,
-                            requested_by_id=manager.id, locale="zh_Hans")
-            ours, bare, data, pages = [], [], [], 0
-            for _ in range(min(RUNS, 3)):
-                started = time.perf_counter()
-                html = printing.render_html(report)
-                data.append(time.perf_counter() - started)
-                _pdf, pages = printing.write_pdf(html)
-                ours.append(time.perf_counter() - started)
-                bare.append(timed(lambda html=html: HTML(string=html).write_pdf())[0])
-            ratio = statistics.median(ours) / statistics.median(bare)
-            rows.append((f"PDF {name} ({pages} pages), ours", statistics.median(ours),
-                         f"of which data and template {statistics.median(data):.2f} s"))
-            rows.append((f"PDF {name}, bare WeasyPrint", statistics.median(bare),
-                         f"ratio {ratio:.2f} (goal ≤ 1.1)"))
-    return rows
-
-
-def load_figures(database_url, username):
-    """/tasks/today under gunicorn on this 2-core machine (2 sync workers, one per core: the
-    pages are CPU-bound Python, and threads only queue behind the GIL) with wrk's 16 concurrent
-    connections, against the floor page and a hello-world route. The three are interleaved
-    over the rounds and each figure is a median. The server runs under `/usr/bin/time -v`,
-    which gives its peak memory."""
-    import re
-    import shutil
-    import socket
-    import subprocess
-    import sys
-
-    import requests
-
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return [("load test skipped: wrk is not installed", 0.0, "", "apt-get install wrk")]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-only-secret",
-               KQ_LOGIN_LIMIT="1000 per minute", REDIS_URL="")
-    timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
-    workers = os.environ.get("BENCH_WORKERS", "2")
-    pidfile = Path(tempfile.gettempdir()) / f"kq-bench-{port}.pid"
-    server = subprocess.Popen(timer + [sys.executable, "-m", "gunicorn", "--workers", workers,
-                                       "--bind", f"127.0.0.1:{port}", "--chdir", str(root),
-                                       "--pid", str(pidfile), "bench.wsgi:app"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
-    rows = []
+def bulk_figures(results, app, stores):
+    """Bulk messages rendered and queued per second (bench/bulk.py, when it is there)."""
     try:
-        for _ in range(100):
-            try:
-                if requests.get(base + "/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        session = requests.Session()
-        page = session.get(base + "/login").text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        session.post(base + "/login", data={"username": username, "password": "bench1234",
-                                            "csrf_token": token})
-        today = session.get(base + "/tasks/today")
-        items = today.text.count('class="task ')
-        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-        seconds = int(os.environ.get("BENCH_LOAD_SECONDS", "10"))
-        runs = {"today": [], "floor": [], "hello": []}
-        for _ in range(min(RUNS, 3)):
-            for name, path in (("today", "/tasks/today"), ("floor", f"/bench/floor/{username}"),
-                               ("hello", "/bench/hello")):
-                out = subprocess.run([wrk, "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
-                                      str(root / "bench" / "p95.lua"), "-H",
-                                      f"Cookie: {cookie}", base + path],
-                                     capture_output=True, text=True).stdout
-                line = next(x for x in out.splitlines() if x.startswith("KQ "))
-                f = dict(part.split("=") for part in line[3:].split())
-                runs[name].append((int(f["requests"]) / (int(f["duration_us"]) / 1e6),
-                                   int(f["p95_us"]) / 1000, int(f["errors"])))
-        results = {name: (statistics.median(r[0] for r in got),
-                          statistics.median(r[1] for r in got), sum(r[2] for r in got))
-                   for name, got in runs.items()}
-        rps, p95, errors = results["today"]
-        rows.append((f"/tasks/today, {items} items, 16 clients", rps, "req/s",
-                     f"p95 {p95:.0f} ms (goal < 50 ms); {rps / results['floor'][0]:.2f}× the "
-                     f"floor page (goal ≥ 0.8); {errors} errors; {workers} sync workers"))
-        rows.append(("floor page (same query, bare template)", results["floor"][0], "req/s",
-                     f"p95 {results['floor'][1]:.0f} ms"))
-        rows.append(("hello-world Flask route", results["hello"][0], "req/s",
-                     f"p95 {results['hello'][1]:.0f} ms"))
-    finally:
-        try:  # gunicorn's master, under time: time reports once it has exited
-            os.kill(int(pidfile.read_text()), 15)
-        except (OSError, ValueError):
-            server.terminate()
-        _out, err = server.communicate(timeout=60)
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err or "")
-    if peak:
-        rows.append(("gunicorn peak memory, largest process (time -v)", int(peak[1]) / 1024,
-                     "MB", "—"))
-    return rows
+        from bench.bulk import bench_bulk
+    except ImportError:
+        results.say("bulk messages: bench/bulk.py is not there yet, skipped")
+        results.add("bulk messages: not measured (bench/bulk.py missing)", None, "")
+        return
+    for row in bench_bulk(int(os.environ.get("BENCH_BULK", "2000"))):
+        results.add(row["figure"], row.get("value"), row.get("unit", ""), row.get("goal"),
+                    row.get("met"))
 
 
-def _measure(app, stores, size, database_url):
-    goal = "≤ 2 s" if size == "store" else "≤ 60 s"
-    rows = generation_figures(stores, goal)
-    rows += search_figures(stores)
-    plans(stores[0])
-    rows += ledger_figures(stores, goal)
+def _measure(results, app, stores, size, database_url):
+    limit = 2 if size == "store" else 30
+    with results.phase("checklist generation"):
+        generation_figures(results, stores, limit)
+    with results.phase("customer search"):
+        search_figures(results, stores, 15)
+    with results.phase("query plans"):
+        plans(stores[0])
+    with results.phase("ledger"):
+        ledger_figures(results, stores, limit)
     if size == "store":
-        rows += pdf_figures(app, stores[0])
-        rows += import_figures(app)
+        from bench.pdfs import pdf_figures
+
+        with results.phase("PDFs"):
+            pdf_figures(results, app, stores[0], min(RUNS, 3))
+        with results.phase("import"):
+            import_figures(results, app)
+    with results.phase("bulk messages"):
+        bulk_figures(results, app, stores)
     beautician = db.session.scalar(db.select(User.username).where(
         User.store_id == stores[0].id, User.role == "beautician").order_by(User.id))
     db.session.commit()
     db.engine.dispose()
-    return rows + load_figures(database_url, beautician)
+    from bench.load import load_figures, worker_start
+
+    with results.phase("worker start"):
+        worker_start(results)
+    with results.phase(f"load test ({min(RUNS, 3)} rounds of {LOAD_SECONDS} s per page)"):
+        load_figures(results, database_url, beautician, min(RUNS, 3), LOAD_SECONDS)
 
 
-def chain():
+def chain(results):
     from sqlalchemy import func
 
     url = os.environ.get("KQ_BENCH_DATABASE_URL",
                          "postgresql+psycopg://postgres@127.0.0.1:5432/kq_bench")
+    stores_wanted = int(os.environ.get("BENCH_STORES", "50"))
     app = create_app(TestConfig(url))
-    rows = []
     with app.app_context():
         reuse = os.environ.get("BENCH_REUSE") == "1"
-        if reuse and db.session.scalar(db.select(func.count(Store.id))) == 50:
-            print("reusing the chain already in", db.engine.url.database)
+        if reuse and db.session.scalar(db.select(func.count(Store.id))) == stores_wanted:
+            results.say(f"reusing the chain already in {db.engine.url.database}")
         else:
-            db.drop_all()
-            db.create_all()
-            seconds, _ = timed(lambda: fill(20000, 10_000_000, 25, 50,
-                                            log=lambda line: print(line, flush=True)))
-            rows.append(("bench-data chain (50 stores, 1M customers, 10M visits)", seconds,
-                         "—"))
-            db.session.execute(db.text("ANALYZE"))
-            db.session.commit()
+            with results.phase(f"loading the chain ({stores_wanted} stores)"):
+                db.drop_all()
+                db.create_all()
+                seconds, _ = timed(lambda: fill(20000, 200_000 * stores_wanted, 25,
+                                                stores_wanted, log=results.say))
+                results.add(f"bench-data chain ({stores_wanted} stores, "
+                            f"{20000 * stores_wanted:,} customers, "
+                            f"{200_000 * stores_wanted:,} visits)", seconds, "s")
+                db.session.execute(db.text("ANALYZE"))
+                db.session.commit()
         stores = db.session.scalars(db.select(Store).order_by(Store.id)).all()
-        rows += _measure(app, stores, "chain", url)
-    return rows
+        _measure(results, app, stores, "chain", url)
 
 
-def store():
-    rows = []
+def store(results):
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         app = create_app(TestConfig(url))
         with app.app_context():
-            db.create_all()
-            seconds, _ = timed(lambda: fill(20000, 200000, 25, 1, log=lambda *_: None))
-            rows.append(("bench-data store (20k customers, 200k visits)", seconds, "< 60 s"))
+            with results.phase("loading a store (20,000 customers, 200,000 visits)"):
+                db.create_all()
+                seconds, _ = timed(lambda: fill(20000, 200000, 25, 1, log=lambda *_: None))
+                results.at_most("bench-data store (20k customers, 200k visits)", seconds, "s",
+                                60)
             stores = db.session.scalars(db.select(Store)).all()
-            rows += _measure(app, stores, "store", url)
-    return rows
+            _measure(results, app, stores, "store", url)
 
 
 def main():
+    import platform
+
     size = os.environ.get("BENCH", "store")
     if size not in ("store", "chain"):
         raise SystemExit("BENCH is store or chain")
-    rows = chain() if size == "chain" else store()
-    print(f"\n{size} size — {'figure (median of %d)' % RUNS:<52} {'value':>10}  goal")
-    for row in rows:
-        name, value, unit, goal = row if len(row) == 4 else (row[0], row[1], "s", row[2])
-        shown = f"{value:>9.3f}s" if unit == "s" else f"{value:>7.1f} {unit}"
-        print(f"{name:<52} {shown:>12}  {goal}")
+    results = Results()
+    results.say(f"make bench, {size} size, {RUNS} runs, on {platform.node()} "
+                f"({os.cpu_count()} cores, Python {platform.python_version()})")
+    # Ratios are fair only on an idle machine: the load says how idle it was.
+    results.add("machine load average (1 min) at the start", os.getloadavg()[0], "")
+    try:
+        chain(results) if size == "chain" else store(results)
+    finally:
+        results.add("machine load average (1 min) at the end", os.getloadavg()[0], "")
+        results.print_table(f"{size} size — figures (medians of {RUNS} runs, load figures of "
+                            f"{min(RUNS, 3)} rounds)")
+        results.write()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The app as gunicorn serves it in `make bench`, plus two comparison pages:
 /bench/floor — the checklist's own queries (the counts and the first page of items), rows in a
-bare template (no layout, no forms, no translations); /bench/hello — a hello-world route."""
+bare template (no layout, no forms, no translations); /bench/hello — a hello-world route;
+/bench/pinyin — whether this worker loaded the pinyin dictionary."""
 from flask import current_app
 from sqlalchemy import select
 
@@ -35,5 +36,14 @@ def bench_floor(username):
     return _floor.render(items=items)
 
 
+@app.route("/bench/pinyin")
+def bench_pinyin():
+    """Whether this worker has loaded the pinyin dictionary (only writing customers needs it)."""
+    import sys
+
+    return "loaded" if "pypinyin" in sys.modules else "not loaded"
+
+
 csrf.exempt(bench_hello)
+csrf.exempt(bench_pinyin)
 csrf.exempt(bench_floor)
