@@ -5,7 +5,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, false
+from sqlalchemy import ForeignKey, String, delete, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kq.extensions import db
@@ -53,7 +53,13 @@ class User(UserMixin, TimestampMixin, db.Model):
         return self.role == OWNER
 
     def set_password(self, password):
+        """A new password ends every sign-in she has (kq.models.security.UserSession), whoever
+        sets it and wherever; the page she changes it on opens a new one (kq.auth)."""
         self.password_hash = _hasher().hash(password)
+        if self.id is not None:
+            from kq.models.security import UserSession
+
+            db.session.execute(delete(UserSession).where(UserSession.user_id == self.id))
 
     def check_password(self, password):
         try:
