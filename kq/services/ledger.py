@@ -123,33 +123,65 @@ def _penalty_row(store, assignment_id, staff_id, customer_id, due):
             "created_at": utcnow()}
 
 
-def penalty_rows(store, day):
-    """Assignments for which `day` is the first day after penalty_after_days without a visit."""
+def penalty_rows(store, day, last=None):
+    """Assignments for which a day from `day` to `last` (default: `day` alone) is the first
+    day after penalty_after_days without a visit: the rows that counting those days one by one,
+    in order, would insert. One query for the assignments and one for their visits in the
+    windows, then each assignment's days in turn here: counting a week of catch-up costs about
+    what one day does (the query was run once per day)."""
     days = store.penalty_after_days
-    window_start = midnight(store, day - timedelta(days=days - 1))
-    before_day = midnight(store, day)
-    visited_in_window = exists().where(Visit.customer_id == Assignment.customer_id,
-                                       Visit.visited_at >= window_start,
-                                       Visit.visited_at < before_day)
+    last = day if last is None else last
+    earliest_window = midnight(store, day - timedelta(days=days - 1))
+    before_last = midnight(store, last)
     last_visit = (select(func.max(Visit.visited_at))
                   .where(Visit.customer_id == Assignment.customer_id,
-                         Visit.visited_at < before_day).scalar_subquery())
-    candidates = db.session.execute(
+                         Visit.visited_at < earliest_window).scalar_subquery())
+    candidates = (
         select(Assignment.id, Assignment.staff_id, Assignment.customer_id,
-               Assignment.assigned_at, last_visit.label("last_visit"))
+               Assignment.assigned_at, Assignment.ended_at, last_visit.label("last_visit"))
         .join(Customer, Customer.id == Assignment.customer_id)
         .join(User, User.id == Assignment.staff_id)
-        .where(Assignment.store_id == store.id, Assignment.assigned_at < window_start,
-               or_(Assignment.ended_at.is_(None), Assignment.ended_at >= before_day),
+        .where(Assignment.store_id == store.id,
+               Assignment.assigned_at < midnight(store, last - timedelta(days=days - 1)),
+               or_(Assignment.ended_at.is_(None),
+                   Assignment.ended_at >= midnight(store, day)),
                Customer.deleted_at.is_(None), Customer.do_not_contact.is_(False),
-               User.active.is_(True), ~visited_in_window, ~_penalty_counted())).all()
+               User.active.is_(True), ~_penalty_counted()))
+    found = db.session.execute(candidates).all()
+    if not found:
+        return []
+    visits = {}
+    for customer_id, visited_at in db.session.execute(
+            select(Visit.customer_id, Visit.visited_at)
+            .where(Visit.customer_id.in_(candidates.with_only_columns(Assignment.customer_id)
+                                         .scalar_subquery()),
+                   Visit.visited_at >= earliest_window, Visit.visited_at < before_last)):
+        visits.setdefault(customer_id, []).append(visited_at)
+    # A penalty voided because a visit entered late showed it was never due is not counted:
+    # the same row again is ignored on insert, and the next day may make another.
+    voided = set(db.session.scalars(select(LedgerEntry.dedupe_key).where(
+        LedgerEntry.store_id == store.id, LedgerEntry.kind == "penalty",
+        LedgerEntry.void_reason.startswith(LATE_VISIT))))
+    marks = [(d, midnight(store, d - timedelta(days=days - 1)), midnight(store, d))
+             for d in (day + timedelta(days=n) for n in range((last - day).days + 1))]
     rows = []
-    for assignment_id, staff_id, customer_id, assigned_at, last in candidates:
-        since = store.local_date(assigned_at)
-        if last is not None:
-            since = max(since, store.local_date(last))
-        rows.append(_penalty_row(store, assignment_id, staff_id, customer_id,
-                                 since + timedelta(days=days)))
+    for assignment_id, staff_id, customer_id, assigned_at, ended_at, before in found:
+        seen = sorted(visits.get(customer_id, ()))
+        for _d, window_start, before_day in marks:
+            if assigned_at >= window_start or (ended_at is not None and ended_at < before_day):
+                continue
+            if any(window_start <= v < before_day for v in seen):
+                continue
+            previous = [v for v in seen if v < before_day]
+            latest = previous[-1] if previous else before
+            since = store.local_date(assigned_at)
+            if latest is not None:
+                since = max(since, store.local_date(latest))
+            row = _penalty_row(store, assignment_id, staff_id, customer_id,
+                               since + timedelta(days=days))
+            rows.append(row)
+            if row["dedupe_key"] not in voided:
+                break  # counted from now on
     return rows
 
 
@@ -180,13 +212,12 @@ def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS, start=None):
     elif catch_up > 1 and store.ledger_through is not None:
         first = min(first, store.ledger_through + timedelta(days=1))
     first = max(first, day - timedelta(days=MAX_CATCH_UP_DAYS))
-    created = {"rewards": 0, "penalties": 0}
+    rewards = []
     d = first
     while d <= day:
-        made = _insert(reward_rows(store, d), penalty_rows(store, d))
-        created["rewards"] += made["rewards"]
-        created["penalties"] += made["penalties"]
+        rewards += reward_rows(store, d)
         d += timedelta(days=1)
+    created = _insert(rewards, penalty_rows(store, first, day))
     if catch_up > 1 and day < store.today() and (
             store.ledger_through is None or day > store.ledger_through):
         store.ledger_through = day
