@@ -257,7 +257,7 @@ def render_html(report, progress=lambda p: None, audits=None):
         template, context = _cards(store, report.params, progress, recorded)
     from kq.services.pdfsections import SECTION
 
-    context.setdefault("sectioned", False)
+    context = {"sectioned": False, **context}
     html = render_template(template, store=store, title=title_of(report),
                            printed_at=store.local_now(), css_string=css_string,
                            section_mark=SECTION if context["sectioned"] else "", **context)
