@@ -34,6 +34,9 @@ MAX_JSON_BYTES = 1024 * 1024
 # C0 controls other than \t \n \r, DEL, and UTF-16 surrogates (only ever lone in a str).
 _BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _ID_NAME = re.compile(r"^(?:id|.+_ids?)$")
+# Fields named like ids that hold text, not a row's number: a WeChat ID is often her phone
+# number (11 digits, past 2^31), the outbox's client id a UUID.
+TEXT_IDS = frozenset({"client_id", "wechat_id"})
 _DIGITS = re.compile(r"^\s*[+-]?\d+\s*$")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -101,7 +104,7 @@ def _check_number(field, value, ids_not_found):
         number = abs(value)
     else:
         return
-    if _ID_NAME.match(field) and number > MAX_ID:
+    if number > MAX_ID and _ID_NAME.match(field) and field not in TEXT_IDS:
         if ids_not_found:
             abort(404)  # an id no row can have: nothing here, as for an id in the path
         raise Refused(field, _("There is no such record."))

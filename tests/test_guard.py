@@ -44,6 +44,8 @@ def _form_fields(client, path):
         name = re.search(r'\bname="([^"]+)"', tag)
         if not name or name.group(1) == "csrf_token":
             continue
+        if re.search(r'type="(?:checkbox|radio)"', tag) and "checked" not in tag:
+            continue
         value = re.search(r'\bvalue="([^"]*)"', tag)
         fields.setdefault(name.group(1), value.group(1) if value else "")
     for name, first in re.findall(r'<select\b[^>]*name="([^"]+)"[^>]*>\s*<option[^>]*value="([^"]*)"',
@@ -274,3 +276,16 @@ def test_a_view_that_aborts_422_answers_in_the_users_language(app, login, world)
     page = client.get("/_bad")
     assert page.status_code == 422 and "请检查填写的内容" in page.get_data(as_text=True)
     assert client.get("/_bad", headers={"Accept": "application/json"}).get_json()["error"]
+
+
+def test_a_wechat_id_that_is_a_phone_number_is_text_not_an_id(app, login, world):
+    client = login("manager")
+    path = f"/customers/{world.customers['mine']}/edit"
+    fields = _form_fields(client, path)
+    fields["wechat_id"] = "13812345678"
+    response = client.post(path, data=fields)
+    assert response.status_code in (302, 303), response.status_code
+    with app.app_context():
+        from kq.models import Customer
+
+        assert db.session.get(Customer, world.customers["mine"]).wechat_id == "13812345678"
