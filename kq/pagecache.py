@@ -12,7 +12,8 @@ Which writes move whose counter:
 - a customer, or a row of hers (contacts, visits, cards, promises, gifts, complaints, notes,
   anything with a customer_id): her assigned staff member, before and after, and everyone
   with an item of hers (the owner's list, a satisfaction callback);
-- a store, its texts (message_templates) or a day's run (checklist_runs): the whole store;
+- a store, its texts (message_templates, message_scripts) or a day's run (checklist_runs):
+  the whole store;
 - a bulk write that cannot be followed row by row (too many customers, no row values):
   every store.
 
@@ -47,8 +48,10 @@ _PENDING = "kq.page_versions"
 _IGNORED = frozenset({
     "page_versions", "audit_events", "customer_search_keys", "customer_tags",
     "dormant_snapshots", "reports", "import_jobs", "user_sessions", "sign_in_attempts", "users",
-    "outbound_messages", "message_batches", "message_scripts"})
-_STORE_WIDE = frozenset({"message_templates", "checklist_runs"})
+    "outbound_messages", "message_batches",
+    # the ledger and its bookkeeping (a reassignment shows through customers.assigned_staff_id)
+    "ledger_entries", "assignments", "reactivation_offers"})
+_STORE_WIDE = frozenset({"message_templates", "message_scripts", "checklist_runs"})
 
 
 # ---------------------------------------------------------------------------------------------
