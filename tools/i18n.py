@@ -56,6 +56,8 @@ def traditional():
     pattern = re.compile("|".join(map(re.escape, sorted(phrases, key=len, reverse=True))))
 
     def to_hant(text):
+        if isinstance(text, (tuple, list)):  # a plural's forms
+            return tuple(to_hant(t) for t in text)
         out, start = [], 0
         for found in pattern.finditer(text):
             out += [convert(text[start:found.start()]), phrases[found.group()]]
@@ -80,11 +82,8 @@ def fill(path):
     save(hans, "zh_Hans")
     hant = load("zh_Hant")
     for message in hant:
-        source = hans.get(message.id) if message.id else None
-        if source is not None and source.string and "fuzzy" not in source.flags:
-            text = source.string
-            message.string = tuple(to_hant(t) for t in text) if isinstance(text, tuple) \
-                else to_hant(text)
+        if message.id and hans.get(message.id) is not None and hans.get(message.id).string:
+            message.string = to_hant(hans.get(message.id).string)
             message.flags.discard("fuzzy")
     save(hant, "zh_Hant")
 
