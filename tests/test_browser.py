@@ -582,7 +582,7 @@ def test_names_actions_and_badges_fit_a_phone(live, phone):
 MANAGER_SECTIONS = ["/manager/meeting/morning", "/manager/meeting/evening",
                     "/manager/assignments", "/manager/dormant", "/manager/ledger",
                     "/manager/proposals", "/manager/complaints", "/manager/offers",
-                    "/manager/performance", "/reports/", "/gifts/totals", "/manager/templates",
+                    "/manager/performance", "/reports/", "/gifts/totals", "/manager/scripts",
                     "/manager/staff", "/manager/import", "/manager/settings"]
 
 
