@@ -52,6 +52,11 @@ def test_every_manager_page_renders_for_a_manager(app, login, world):
     # and a campaign (id 1), for the campaign's pages.
     client.post("/manager/campaigns/", data={"name": "春季关怀", "phase_start_0": "2026-01-01",
                                              "phase_end_0": "2026-01-31"})
+    # a script (id 1) and a bulk message draft (id 1), for the editor and the batch's page.
+    client.post("/manager/scripts/new", data={"channel": "sms", "purpose": "custom",
+                                              "locale": "zh_Hans", "name": "想念您",
+                                              "body": "{greeting}您好，想您了。—{staff}"})
+    client.post("/manager/bulk", data={"body": "{greeting}您好，想您了。—{staff}"})
     for method, path in _manager_urls(app):
         if method == "GET":
             assert client.get(path).status_code == 200, path
