@@ -439,13 +439,13 @@ def test_the_import_runs_as_rq_jobs_on_real_redis(make_app, login, store_with_st
     from rq import Queue, SimpleWorker
 
     app = make_app(REDIS_URL=redis_url)
+    client = login("manager", client=app.test_client())  # before counting: a sign-in is audited
     with app.app_context():
         from kq.extensions import queue
 
         queue.redis.flushdb()
         rq_queue = Queue(queue.name, connection=queue.redis)
         before = _counts()
-    client = login("manager", client=app.test_client())
     url = _upload(client, messy_workbook()).headers["Location"]
     import_id = int(url.rstrip("/").split("/")[-1])
     page = client.get(url).get_data(as_text=True)
