@@ -10,8 +10,8 @@ from sqlalchemy import and_, delete, exists, select, update
 from kq.extensions import db
 from kq.models import (Assignment, AuditEvent, CardMove, CareNote, Complaint, ComplaintStep,
                        Contact, Customer, CustomerSearchKey, CustomerTag, Gift, GiftHandout,
-                       LedgerEntry, OutboundMessage, PointsEntry, PrepaidCard, Promise, Store, Task,
-                       User, Visit, utcnow)
+                       LedgerEntry, OutboundMessage, PointsEntry, PrepaidCard, Promise, Store,
+                       Task, User, Visit, utcnow)
 from kq.services import ServiceError
 from kq.services.audit import audit
 
@@ -57,7 +57,8 @@ def set_consent(customer, given, source=None, *, at=None, user=None):
     if given and source not in CONSENT_SOURCES:
         raise ServiceError(_l("Say how she gave her consent."), field="consent_source",
                            code="consent_source")
-    if given == bool(customer.marketing_consent) and (not given or source == customer.consent_source):
+    unchanged_source = not given or source == customer.consent_source
+    if given == bool(customer.marketing_consent) and unchanged_source:
         return None
     at = at or utcnow()
     if given:
@@ -147,7 +148,8 @@ def collect(customer):
                                                     (CareNote.created_at, CareNote.id))],
         "contacts": [_row(c, names, skip=("store_id", "customer_id", "client_id"))
                      for c in _all(Contact, customer, (Contact.contacted_at, Contact.id))],
-        "promises": [_row(p, names) for p in _all(Promise, customer, (Promise.due_on, Promise.id))],
+        "promises": [_row(p, names) for p in _all(Promise, customer,
+                                                  (Promise.due_on, Promise.id))],
         "complaints": complaints,
         "gifts": gifts,
         "points": [_row(p, names) for p in _all(PointsEntry, customer,
@@ -159,8 +161,8 @@ def collect(customer):
                                                      (Assignment.assigned_at, Assignment.id))],
         "ledger": [_row(e, names) for e in _all(LedgerEntry, customer,
                                                 (LedgerEntry.occurred_on, LedgerEntry.id))],
-        "messages": [_row(m, names) for m in _all(OutboundMessage, customer,
-                                                  (OutboundMessage.created_at, OutboundMessage.id))],
+        "messages": [_row(m, names) for m in _all(
+            OutboundMessage, customer, (OutboundMessage.created_at, OutboundMessage.id))],
     }
 
 
