@@ -8,9 +8,11 @@ What no field of Keqing can hold is refused here, whichever route it is sent to:
   and lone surrogates from whatever reaches a row some other way: the last line of defence);
 - an id no row can have: `id`, `…_id` and `…_ids` in the query string or a form with more than
   2^31−1 (ids are 32-bit) → 404, as the URL's `<int:…>` converter answers for ids in a path;
-  in JSON → 422 naming the field;
-- a number no column can hold: digits alone worth 2^63 or more in any field, a JSON number
-  that is not finite (NaN, Infinity, 1e400) or an integer of 2^63 or more → 422;
+  in JSON outside /api/ → 422 naming the field;
+- a number no column can hold: digits alone worth 2^63 or more in a query string (views read
+  them with type=int) or in JSON outside /api/, a JSON number that is not finite (NaN,
+  Infinity, 1e400) → 422. Form fields and the API's fields are left to their forms and
+  validators, which say it better ("Enter a valid mobile number", "not valid").
 - JSON nested deeper than MAX_JSON_DEPTH, larger than MAX_JSON_BYTES, not UTF-8 or not JSON
   → 422; JSON sent to a page form (outside /api/, unless its view is marked @accepts_json)
   must be an object of text fields, as Flask-WTF reads it into the form.
@@ -57,9 +59,9 @@ def check_request():
         if isinstance(value, str) and _BAD_CHAR.search(value):
             abort(404)  # no page has such a name
     try:
-        _check_pairs(request.args.items(multi=True), ids_not_found=True)
+        _check_pairs(request.args.items(multi=True), ids_not_found=True, numbers=True)
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            _check_pairs(request.form.items(multi=True), ids_not_found=True)
+            _check_pairs(request.form.items(multi=True), ids_not_found=True, numbers=False)
             for name, upload in request.files.items(multi=True):
                 _check_text(name, name)
                 _check_text(name, upload.filename or "")
@@ -80,11 +82,11 @@ def refused(field, message):
                            message=f"{field}: {message}" if field else message), 422
 
 
-def _check_pairs(pairs, ids_not_found):
+def _check_pairs(pairs, ids_not_found, numbers):
     for name, value in pairs:
         _check_text(name, name)
         _check_text(name, value)
-        _check_number(name, value, ids_not_found)
+        _check_number(name, value, ids_not_found, numbers)
 
 
 def _check_text(field, value):
@@ -94,7 +96,7 @@ def _check_text(field, value):
             "try again."))
 
 
-def _check_number(field, value, ids_not_found):
+def _check_number(field, value, ids_not_found, numbers=True):
     if isinstance(value, str):
         if not _DIGITS.match(value):
             return
@@ -108,7 +110,7 @@ def _check_number(field, value, ids_not_found):
         if ids_not_found:
             abort(404)  # an id no row can have: nothing here, as for an id in the path
         raise Refused(field, _("There is no such record."))
-    if number >= MAX_INT:
+    if numbers and number >= MAX_INT and "phone" not in field:
         raise Refused(field, _("This number is too large."))
 
 
@@ -136,8 +138,9 @@ def _check_json():
         raise Refused(None, _("This number is too large.")) from None
     except (ValueError, RecursionError):
         raise Refused(None, _("Send a JSON object.")) from None
-    _walk(payload, None)
-    if not _takes_json():
+    api = request.path.startswith("/api/")
+    _walk(payload, None, numbers=not api)
+    if not api and not _accepts_json():
         _check_form_shaped(payload)
 
 
@@ -148,11 +151,10 @@ def accepts_json(view):
     return view
 
 
-def _takes_json():
+def _accepts_json():
     from flask import current_app
 
-    view = current_app.view_functions.get(request.endpoint)
-    return request.path.startswith("/api/") or getattr(view, "accepts_json", False)
+    return getattr(current_app.view_functions.get(request.endpoint), "accepts_json", False)
 
 
 def _depth(text):
@@ -179,18 +181,19 @@ class _NotFinite(ValueError):
     pass
 
 
-def _walk(value, field):
+def _walk(value, field, numbers):
     if isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, key)
-            _walk(item, key if field is None else f"{field}.{key}")
+            _walk(item, key if field is None else f"{field}.{key}", numbers)
     elif isinstance(value, list):
         for item in value:
-            _walk(item, field)
+            _walk(item, field, numbers)
     elif isinstance(value, (str, int)):
         name = field or "body"
         _check_text(name, value)
-        _check_number(name.rsplit(".", 1)[-1], value, ids_not_found=False)
+        if numbers:
+            _check_number(name.rsplit(".", 1)[-1], value, ids_not_found=False)
 
 
 def _check_form_shaped(payload):
