@@ -94,6 +94,19 @@ def test_a_search_by_a_whole_number_is_audited_without_the_number(app, login, wo
     assert "13900001111" not in str(event.detail) and "139****1111" in str(event.detail)
 
 
+def test_a_foreign_number_is_whole_with_or_without_its_plus(app, login, world):
+    with app.app_context():
+        load(Customer, world.customers["colleague"]).phone = "+85291234567"
+        db.session.commit()
+    _keys(app)
+    b1, colleague = login("beautician1"), str(world.customers["colleague"])
+    for q in ("9123", "852912", "9123 4567"):
+        assert colleague not in _found(b1, q), q
+    for q in ("+852 9123 4567", "85291234567"):
+        assert colleague in _found(b1, q), q
+    assert len(_events(app, "search_phone")) == 2
+
+
 def test_a_duplicate_number_names_no_colleagues_customer(app, login, world):
     data = {"name": "新顾客", "title": "小姐", "phone": "139 0000 1111"}
     b1 = login("beautician1")

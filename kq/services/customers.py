@@ -108,6 +108,15 @@ def full_phone(q):
         return None
 
 
+def whole_number(q):
+    """A search's whole phone number as stored, or None: as typed ('139 0000 1111',
+    '+852 9123 4567') or as digits with the country code ('85291234567')."""
+    digits = normalize_query(q)
+    if not digits.isdigit():
+        return None
+    return full_phone(q) or full_phone(digits) or full_phone("+" + digits)
+
+
 def matching_ids(store_id, q, own_staff_id=None):
     """A subquery of customer ids whose keys start with q: one index range scan.
 
@@ -126,7 +135,7 @@ def matching_ids(store_id, q, own_staff_id=None):
         return keys
     own = keys.join(Customer, Customer.id == CustomerSearchKey.customer_id).where(
         Customer.assigned_staff_id == own_staff_id)
-    whole = full_phone(q) or full_phone("+" + q)
+    whole = whole_number(q)
     if whole is None:
         return own
     return own.union(select(Customer.id).where(Customer.store_id == store_id,

@@ -21,7 +21,7 @@ from kq.scoping import current_store, get_or_404, scoped
 from kq.scripts import message_for, sms_href, store_bodies, tel_href
 from kq.services import exporting
 from kq.services.audit import audit
-from kq.services.customers import full_phone, matching_ids, normalize_query, tags_of
+from kq.services.customers import matching_ids, normalize_query, tags_of, whole_number
 from kq.services.exporting import DATE, MONEY, NUMBER, Column
 from kq.services.reports import not_seen_since
 
@@ -56,7 +56,7 @@ def _search(store, q):
     the number masked: trying numbers one by one leaves a trail."""
     own = None if policy.can(current_user, policy.SEARCH_PARTIAL) else current_user.id
     ids = matching_ids(store.id, q, own_staff_id=own)
-    whole = full_phone(q)
+    whole = whole_number(q)
     if whole is not None:
         audit("search_phone", store_id=store.id, detail={"phone": masked_phone(whole)})
         db.session.commit()
@@ -138,7 +138,7 @@ def index():
 def _partial_phone(q):
     """She searched part of a number, which finds only her own customers (the page says so)."""
     digits = normalize_query(q[:64]) if q else ""
-    return digits.isdigit() and full_phone(q[:64]) is None and \
+    return digits.isdigit() and whole_number(q[:64]) is None and \
         not policy.can(current_user, policy.SEARCH_PARTIAL)
 
 
