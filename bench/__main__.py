@@ -53,17 +53,18 @@ def search_figures(results, stores, goal_ms):
                                        Customer.id.in_(matching_ids(store.id, q)))
                 .order_by(Customer.last_visit_at).limit(30))
 
-    times = []
+    timed_cases = []
     for store, q in cases:
         started = time.perf_counter()
         db.session.scalars(query(store, q)).all()
-        times.append(time.perf_counter() - started)
-    times.sort()
+        timed_cases.append((time.perf_counter() - started, store, q))
+    times = sorted(t for t, _store, _q in timed_cases)
     results.add("customer search by initials, p50", times[len(times) // 2] * 1000, "ms")
     results.at_most("customer search by initials, p95", times[int(len(times) * 0.95)] * 1000,
                     "ms", goal_ms, f"< {goal_ms} ms")
-    store, q = cases[0]
-    print(f"search by initials {q!r} in store {store.id}, the plan:")
+    # the plan of the case at the 95th percentile: what makes the figure
+    _t, store, q = sorted(timed_cases, key=lambda c: c[0])[int(len(timed_cases) * 0.95)]
+    print(f"search by initials {q!r} in store {store.id} (the p95 case), the plan:")
     for line in explain(query(store, q), analyze=True):
         print("    " + line)
 

@@ -21,6 +21,7 @@ inserted with ON CONFLICT DO NOTHING on their dedupe key, so running twice, at o
 past date again creates nothing new. Entries are never edited or deleted; a manager may void
 one, and a voided entry is never made again.
 """
+from bisect import bisect_left
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -34,14 +35,6 @@ from kq.services.audit import audit
 from kq.services.checklist import insert_ignoring_duplicates, midnight
 
 CATCH_UP_DAYS = 7
-
-
-def _assignment_at(customer_id, moment):
-    return db.session.execute(
-        select(Assignment.id, Assignment.staff_id).where(
-            Assignment.customer_id == customer_id, Assignment.assigned_at <= moment,
-            or_(Assignment.ended_at.is_(None), Assignment.ended_at > moment))
-        .order_by(Assignment.assigned_at.desc()).limit(1)).first()
 
 
 def _previous():
@@ -71,26 +64,49 @@ def reward_rows(store, day, customer_id=None):
              .order_by(Visit.visited_at, Visit.id))
     if customer_id is not None:
         query = query.where(Visit.customer_id == customer_id)
-    rows = {}
+    candidates = []
     for visit_id, cid, visited_at, spell, prev in db.session.execute(query).all():
-        key = f"reward:spell:{spell}"
-        if prev is None or key in rows:
-            continue  # a first visit wins nobody back; a spell earns once
+        if prev is None:
+            continue  # a first visit wins nobody back
         prev_day = store.local_date(prev)
-        if (day - prev_day).days < store.dormant_after_days:
-            continue
-        assignment = _assignment_at(cid, visited_at)
+        if (day - prev_day).days >= store.dormant_after_days:
+            candidates.append((visit_id, cid, visited_at, spell, prev_day))
+    if not candidates:
+        return []
+    # What the candidates need, read at once (three queries for the day, not three a visit).
+    customers = {c[1] for c in candidates}
+    assignments = {}
+    for row in db.session.execute(
+            select(Assignment.id, Assignment.staff_id, Assignment.customer_id,
+                   Assignment.assigned_at, Assignment.ended_at)
+            .where(Assignment.customer_id.in_(customers))
+            .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())):
+        assignments.setdefault(row.customer_id, []).append(row)
+    spell_starts = {c[0]: midnight(store, c[4] + timedelta(days=store.dormant_after_days))
+                    for c in candidates}
+    contacts = {}
+    for cid, staff_id, contacted_at in db.session.execute(
+            select(Contact.customer_id, Contact.staff_id, Contact.contacted_at)
+            .where(Contact.customer_id.in_(customers),
+                   Contact.contacted_at >= min(spell_starts.values()),
+                   Contact.contacted_at < max(c[2] for c in candidates))):
+        contacts.setdefault((cid, staff_id), []).append(contacted_at)
+    legacy = set(db.session.scalars(select(LedgerEntry.dedupe_key).where(  # keyed per visit
+        LedgerEntry.dedupe_key.in_([f"reward:visit:{c[0]}" for c in candidates]))))
+    rows = {}
+    for visit_id, cid, visited_at, spell, prev_day in candidates:
+        key = f"reward:spell:{spell}"
+        if key in rows:
+            continue  # a spell earns once
+        assignment = next((a for a in assignments.get(cid, ()) if a.assigned_at <= visited_at
+                           and (a.ended_at is None or a.ended_at > visited_at)), None)
         if assignment is None:
             continue
-        spell_start = midnight(store, prev_day + timedelta(days=store.dormant_after_days))
-        contacted = db.session.scalar(select(exists().where(
-            Contact.customer_id == cid, Contact.staff_id == assignment.staff_id,
-            Contact.contacted_at >= spell_start, Contact.contacted_at < visited_at)))
-        if not contacted:
+        spell_start = spell_starts[visit_id]
+        if not any(spell_start <= at < visited_at
+                   for at in contacts.get((cid, assignment.staff_id), ())):
             continue
-        legacy = db.session.scalar(select(exists().where(  # keyed per visit before spells
-            LedgerEntry.dedupe_key == f"reward:visit:{visit_id}")))
-        if legacy:
+        if f"reward:visit:{visit_id}" in legacy:
             continue
         rows[key] = {
             "store_id": store.id, "staff_id": assignment.staff_id, "customer_id": cid,
@@ -133,6 +149,9 @@ def penalty_rows(store, day, last=None):
     last = day if last is None else last
     earliest_window = midnight(store, day - timedelta(days=days - 1))
     before_last = midnight(store, last)
+    # A visit inside every day's window (from the last day's window start to the first day)
+    # rules an assignment out for the whole range: most are ruled out in the query.
+    every_window = (midnight(store, last - timedelta(days=days - 1)), midnight(store, day))
     last_visit = (select(func.max(Visit.visited_at))
                   .where(Visit.customer_id == Assignment.customer_id,
                          Visit.visited_at < earliest_window).scalar_subquery())
@@ -147,6 +166,10 @@ def penalty_rows(store, day, last=None):
                    Assignment.ended_at >= midnight(store, day)),
                Customer.deleted_at.is_(None), Customer.do_not_contact.is_(False),
                User.active.is_(True), ~_penalty_counted()))
+    if every_window[0] < every_window[1]:
+        candidates = candidates.where(~exists().where(
+            Visit.customer_id == Assignment.customer_id, Visit.visited_at >= every_window[0],
+            Visit.visited_at < every_window[1]))
     found = db.session.execute(candidates).all()
     if not found:
         return []
@@ -170,10 +193,10 @@ def penalty_rows(store, day, last=None):
         for _d, window_start, before_day in marks:
             if assigned_at >= window_start or (ended_at is not None and ended_at < before_day):
                 continue
-            if any(window_start <= v < before_day for v in seen):
-                continue
-            previous = [v for v in seen if v < before_day]
-            latest = previous[-1] if previous else before
+            first_in = bisect_left(seen, window_start)
+            if first_in < len(seen) and seen[first_in] < before_day:
+                continue  # a visit in the window
+            latest = seen[first_in - 1] if first_in else before
             since = store.local_date(assigned_at)
             if latest is not None:
                 since = max(since, store.local_date(latest))
