@@ -52,7 +52,8 @@ def test_sign_out_everywhere_ends_every_device_and_copy(app, login, world):
     thief = copy_of(app, counter)
     other = login("beautician2")
     page = phone.get("/account/password", headers=EN).get_data(as_text=True)
-    assert 'action="/account/sign-out-everywhere"' in page
+    # data-logout: the page script clears the phone's kept pages and warns of unsent entries.
+    assert 'action="/account/sign-out-everywhere" data-logout' in page
     done = phone.post("/account/sign-out-everywhere", headers=EN)
     assert done.status_code == 302 and done.headers["Location"] == "/login"
     assert "You are signed out on every device." in phone.get("/login", headers=EN).get_data(
