@@ -251,7 +251,11 @@ def chain(results):
     app = create_app(TestConfig(url))
     with app.app_context():
         reuse = os.environ.get("BENCH_REUSE") == "1"
-        if reuse and db.session.scalar(db.select(func.count(Store.id))) == stores_wanted:
+        bench_stores = Store.name.startswith("基准门店")  # not a store another figure adds
+        found = db.session.scalar(db.select(func.count(Store.id)).where(bench_stores)) \
+            if reuse else None
+        db.session.rollback()  # a read left open would hold up DROP TABLE below
+        if found == stores_wanted:
             results.say(f"reusing the chain already in {db.engine.url.database}")
         else:
             with results.phase(f"loading the chain ({stores_wanted} stores)"):
@@ -264,7 +268,8 @@ def chain(results):
                             f"{200_000 * stores_wanted:,} visits)", seconds, "s")
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()
-        stores = db.session.scalars(db.select(Store).order_by(Store.id)).all()
+        stores = db.session.scalars(db.select(Store).where(Store.name.startswith("基准门店"))
+                                    .order_by(Store.id)).all()
         _measure(results, app, stores, "chain", url)
 
 
