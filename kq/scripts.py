@@ -166,3 +166,29 @@ def sms_bodies(staff, store, day):
         return text.replace(_Q_GIFT, quote(gift or "", safe="")) if _Q_GIFT in text else text
 
     return body
+
+
+def seed_scripts(store, commit=False):
+    """The seeded library (kq/services/messaging/library.py) for a store, in zh-Hans, zh-Hant
+    and en. Idempotent: a (channel, purpose, locale, name) the store already has — edited or
+    switched off — is left alone. Returns how many scripts it added."""
+    from kq.models.messaging import MessageScript
+    from kq.services.messaging.library import LIBRARY, name_in
+
+    have = set(db.session.execute(select(
+        MessageScript.channel, MessageScript.purpose, MessageScript.locale,
+        MessageScript.name).where(MessageScript.store_id == store.id)).all())
+    added = 0
+    for channel, purpose, bodies, english in LIBRARY:
+        for locale, body in bodies.items():
+            name = name_in(english, locale)
+            if (channel, purpose, locale, name) in have:
+                continue
+            db.session.add(MessageScript(store_id=store.id, channel=channel, purpose=purpose,
+                                         locale=locale, name=name, body=body, active=True))
+            added += 1
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return added
