@@ -167,3 +167,26 @@ def test_scripts_pages_are_for_managers(app, login, world):
     assert manager.post(f"/manager/scripts/{other_id}", data={"body": "x"}).status_code == 404
     # Today's texts are one tap away and still work
     assert manager.get("/manager/templates").status_code == 200
+
+
+def test_the_counter_shows_the_servers_worst_case_and_each_message_once(app, login, world):
+    """The live counter counts what the server refuses on (the longest name of the store and
+    the longest sender), not the previewed customer; on a refusal 'Not saved' and the limit
+    message are each shown once."""
+    _id, worst = _long_customer(app, world)
+    manager = login("manager")
+    body = _body_of_length(worst, 71)
+    mine = world.customers["mine"]  # 梁小姐: shorter than the longest name
+    r = manager.post("/manager/scripts/preview", json={
+        "channel": "sms", "body": body, "customer_id": str(mine)}, headers=EN)
+    assert r.json["worst"] == 71 and r.json["over"] is True
+    assert r.json["length"] == len(r.json["text"]) < 71
+    ok = manager.post("/manager/scripts/preview", json={
+        "channel": "sms", "body": _body_of_length(worst, 70), "customer_id": str(mine)})
+    assert ok.json["worst"] == 70 and ok.json["over"] is False
+    refused = _post(manager, body=body)
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert text.count("Not saved") == 1
+    assert text.count("renders to 71 characters") == 1
+    assert re.search(r'id="length"[^>]*>71</span>/70', text)

@@ -62,7 +62,8 @@ def analyse(store, channel, body, customer=None):
     staff = current_user
     sample = _sample_values(store)
     text = messaging.render(body, customer, staff=staff, store=store, **sample) if body else ""
-    out = {"text": text, "length": len(text), "limit": None, "over": False, "seconds": None,
+    out = {"text": text, "length": len(text), "worst": None, "limit": None, "over": False,
+           "seconds": None,
            "voice_limit": store.voice_limit_seconds, "problems": []}
     unknown = scripts.unknown_placeholders(body or "")
     if unknown:
@@ -70,7 +71,10 @@ def analyse(store, channel, body, customer=None):
             "unknown", {"names": "、".join("{" + u + "}" for u in unknown)}))
     if channel == "sms":
         out["limit"] = store.text_limit
-        out["over"] = len(text) > store.text_limit
+        # The counter shows what the server judges on save (the longest names of the store,
+        # the longest sender), not the previewed customer, so the two never disagree.
+        out["worst"] = messaging.sms_worst_length(body, store)
+        out["over"] = out["worst"] > store.text_limit
         out["problems"] = [scripts.problem_text(code, params)
                            for code, params in messaging.check_sms(body, store)]
     if channel in SPOKEN_CHANNELS:

@@ -114,19 +114,28 @@ def check_sms(body, store, customers=None, *, gift=None, pickup_date=None):
         worst["gift"] = gift
     if pickup_date:
         worst["pickup_date"] = scripts.customer_date(_as_day(pickup_date))
-    names = longest_greetings(store, customers)
-    if not names:
-        names = [worst["greeting"]]
-    offenders, longest = [], 0
-    for name in names:
-        length = len(scripts.render(body, {**worst, "greeting": name}))
-        longest = max(longest, length)
-        if length > store.text_limit:
-            offenders.append(name)
+    lengths = _sms_lengths(body, store, customers, worst)
+    longest = max(lengths.values())
+    offenders = [name for name, length in lengths.items() if length > store.text_limit]
     if offenders:
         problems.append(("too_long", {"length": longest, "limit": store.text_limit,
                                       "example": offenders[0], "offenders": offenders}))
     return problems
+
+
+def _sms_lengths(body, store, customers, worst):
+    names = longest_greetings(store, customers) or [worst["greeting"]]
+    return {name: len(scripts.render(body, {**worst, "greeting": name})) for name in names}
+
+
+def sms_worst_length(body, store, customers=None):
+    """The length check_sms() judges a text by: rendered for the longest greeting names (of
+    `customers`, None: the store) and the longest sender, gift and dates — the number the
+    editor's counter shows, so the counter and a refusal agree."""
+    body = (body or "").strip()
+    if not body:
+        return 0
+    return max(_sms_lengths(body, store, customers, scripts.longest_values(store)).values())
 
 
 def sms_problem_text(code, params):

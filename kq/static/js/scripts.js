@@ -1,5 +1,5 @@
-// Manage → Scripts editor: the text as the chosen customer would get it, its length against the
-// store's limit (checked by the server on the longest names) or its spoken seconds, refreshed
+// Manage → Scripts editor: the text as the chosen customer would get it, its length as the server
+// judges it (the longest names of the store) against the limit, or its spoken seconds, refreshed
 // as she types (one request at a time, a short pause after the last key).
 (function () {
   "use strict";
@@ -12,6 +12,7 @@
   var customer = form.querySelector('[name="preview_customer"]');
   var preview = document.getElementById("preview");
   var length = document.getElementById("length");
+  var here = document.getElementById("length-here");
   var seconds = document.getElementById("seconds");
   var problems = document.getElementById("problems");
   var sms = form.querySelector("[data-sms]");
@@ -19,11 +20,14 @@
   var today = form.querySelector("[data-today]");
   var kinds = (form.dataset.kinds || "").split(" ");
   var spoken = (form.dataset.spoken || "").split(" ");
-  var timer = null, busy = false, again = false;
+  var timer = null, busy = false, again = false, edited = false;
 
   function show(answer) {
     preview.textContent = answer.text;
-    length.textContent = answer.length;
+    length.textContent = answer.worst === null ? 0 : answer.worst;
+    if (here) { here.textContent = answer.length; }
+    var stale = document.getElementById("e-body");  // the refusal's message: now listed live
+    if (stale && edited) { stale.remove(); }
     length.classList.toggle("red", !!answer.over);
     seconds.textContent = answer.seconds === null ? 0 : answer.seconds;
     seconds.classList.toggle("red", answer.seconds !== null && answer.seconds > answer.voice_limit);
@@ -55,7 +59,7 @@
       .then(function () { busy = false; if (again) { again = false; ask(); } });
   }
 
-  function soon() { clearTimeout(timer); timer = setTimeout(ask, 250); }
+  function soon() { edited = true; clearTimeout(timer); timer = setTimeout(ask, 250); }
   body.addEventListener("input", soon);
   channel.addEventListener("change", function () { layout(); ask(); });
   purpose.addEventListener("change", layout);
