@@ -359,3 +359,112 @@ def test_a_store_broadcast_becomes_one_bulk_draft_on_its_day(app, world, login):
     response = login("manager").post(
         f"/manager/campaigns/{campaign_id}/touches/{touch_id}/prepare")
     assert response.status_code == 303 and "/manager/bulk/" in response.headers["Location"]
+
+
+def test_a_campaign_launched_after_todays_lists_puts_todays_touches_on_them_once(app, world):
+    """Today's lists were built (08:00 run or the first page view) before the launch: the
+    launch puts today's touches on them, the broadcast drafted once; a rerun adds nothing."""
+    from kq.models.campaign import CampaignTouch
+    from kq.models.messaging import MessageBatch
+
+    with app.app_context():
+        store, manager, b1, b2, owner = _world(world)
+        today = store.today()
+        keys = _customers(store, 2, key=True, staff=b1)
+        general = _customers(store, 1, key=False, staff=b2)
+        generate_day(store, today)  # before the launch
+        campaign = _campaign(store, manager, start=today, end=today + timedelta(days=9),
+                             spec={"staff_ids": [b1.id, b2.id]})
+        svc.add_touch(store, campaign, day=today, channel="phone", who="staff",
+                      audience="all", body="{greeting}您好，邀请您到店。")
+        svc.add_touch(store, campaign, day=today, channel="voice", who="owner",
+                      audience="key", body="{greeting}，我是老板。")
+        svc.add_touch(store, campaign, day=today, channel="sms", who="broadcast",
+                      audience="all", body="{greeting}您好，{store}活动开始了。—{staff}")
+        svc.launch(store, campaign, by=manager)
+
+        def items():
+            return sorted(db.session.execute(select(Task.staff_id, Task.customer_id).where(
+                Task.kind == "campaign_touch", Task.due_on == today)).all())
+
+        expected = sorted([(b1.id, c.id) for c in keys] + [(b2.id, general[0].id)]
+                          + [(owner.id, c.id) for c in keys])
+        assert items() == expected
+        assert db.session.scalar(select(func.count(MessageBatch.id))) == 1
+        assert generate_day(store, today) == 0
+        assert items() == expected
+        assert db.session.scalar(select(func.count(MessageBatch.id))) == 1
+        # A touch added for today to the running campaign reaches today's list too.
+        svc.add_touch(store, campaign, day=today, channel="wechat", who="staff",
+                      audience="key", body="{greeting}您好。")
+        assert items() == expected  # same people, same kind: already on the list
+        touch = db.session.scalars(select(CampaignTouch).where(
+            CampaignTouch.who == "broadcast")).one()
+        assert touch.batch_id is not None
+
+
+def test_a_touch_whose_day_has_passed_refuses_the_launch(app, world):
+    with app.app_context():
+        store, manager, b1, _b2, _owner = _world(world)
+        today = store.today()
+        _customers(store, 2, key=True, staff=b1)
+        with freeze_time(at(today - timedelta(days=2), 12)):
+            campaign = _campaign(store, manager, start=today - timedelta(days=2),
+                                 end=today + timedelta(days=9))
+            svc.add_touch(store, campaign, day=today - timedelta(days=1), channel="phone",
+                          who="staff", audience="all", body="{greeting}您好。")
+        with pytest.raises(ServiceError) as refused:
+            svc.launch(store, campaign, by=manager)
+        assert refused.value.code == "past_touch" and "day" in refused.value.message
+        db.session.rollback()
+        assert not load(Campaign, campaign.id).launched
+        assert not db.session.scalar(select(func.count(CampaignMember.id)))
+        with pytest.raises(ServiceError):  # and the editor refuses a past day for a draft
+            svc.add_touch(store, campaign, day=today - timedelta(days=1), channel="phone",
+                          who="staff", audience="all", body="{greeting}您好。")
+
+
+def test_the_script_list_shows_the_readers_language_with_the_others_one_tap_away(
+        app, world, login):
+    from kq.models.messaging import MessageScript
+    from kq.scripts import seed_scripts
+
+    with app.app_context():
+        store, manager, _b1, _b2, _owner = _world(world)
+        seed_scripts(store, commit=True)
+        campaign = _campaign(store, manager, start=store.today(),
+                             end=store.today() + timedelta(days=5))
+        campaign_id = campaign.id
+        by_locale = {loc: db.session.scalars(select(MessageScript).where(
+            MessageScript.store_id == store.id, MessageScript.locale == loc)).first()
+            for loc in ("en", "zh_Hans", "zh_Hant")}
+        ids = {loc: f'<option value="{s.id}">' for loc, s in by_locale.items()}
+    client = login("manager")
+    page = client.get(f"/manager/campaigns/{campaign_id}/edit", headers=EN).get_data(True)
+    assert ids["en"] in page and ids["zh_Hans"] not in page and ids["zh_Hant"] not in page
+    assert "scripts=all" in page
+    page = client.get(f"/manager/campaigns/{campaign_id}/edit?scripts=all",
+                      headers=EN).get_data(True)
+    assert all(option in page for option in ids.values())
+
+
+def test_a_gift_short_of_stock_is_added_with_one_message_saying_so(app, world, login):
+    with app.app_context():
+        store, manager, b1, _b2, _owner = _world(world)
+        _customers(store, 3, key=True, staff=b1)
+        short = create_gift(store, name="口罩", face_value_fen=1000, unit_cost_fen=300,
+                            quantity=2, by=manager)
+        enough = create_gift(store, name="面膜", face_value_fen=1000, unit_cost_fen=300,
+                             quantity=3, by=manager)
+        campaign = _campaign(store, manager, start=store.today(),
+                             end=store.today() + timedelta(days=5), spec={"key": "key"})
+        campaign_id, short_id, enough_id = campaign.id, short.id, enough.id
+    client = login("manager")
+    page = client.post(f"/manager/campaigns/{campaign_id}/gifts", headers=EN,
+                       data={"gift_id": enough_id, "audience": "key"},
+                       follow_redirects=True).get_data(True)
+    assert "Gift added." in page and "short of stock" not in page
+    page = client.post(f"/manager/campaigns/{campaign_id}/gifts", headers=EN,
+                       data={"gift_id": short_id, "audience": "key"},
+                       follow_redirects=True).get_data(True)
+    assert "Gift added, but 1 short of stock" in page and "Gift added." not in page

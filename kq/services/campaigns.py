@@ -199,6 +199,8 @@ def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, b
         errors["day"] = _l("Choose a day between the campaign's start and 30 days after its end.")
     elif day is not None and campaign.launched and day < today:
         errors["day"] = _l("The campaign is running: add touches from today on.")
+    elif day is not None and day < today:
+        errors["day"] = _l("Choose today or a later day.")
     if not errors and channel in ("sms", "broadcast"):
         problems = _sms_problems(store, campaign, script.body if script else body, audience)
         if problems:
@@ -209,6 +211,9 @@ def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, b
                           who=who, audience=audience, script_id=script.id if script else None,
                           body="" if script else body)
     db.session.add(touch)
+    if campaign.launched and day == today:
+        db.session.flush()
+        _catch_up_today(store, campaign, today, by=None)
     db.session.commit()
     return touch
 
@@ -348,6 +353,11 @@ def launch(store, campaign, *, by):
                            Customer.last_visit_at, Customer.created_at)).all()
     if not customers:
         raise ServiceError(_l("The segment has no customers."), code="empty")
+    past = sorted(t.day for t in campaign.touches if t.day < today)
+    if past:
+        raise ServiceError({"day": _l("A touch is on %(date)s, which has passed: remove it "
+                                      "(and add it again from today on) before launching.",
+                                      date=past[0].isoformat())}, code="past_touch")
     segment_counts = {"total": len(customers), "key": sum(1 for c in customers if c.is_key)}
     segment_counts["general"] = segment_counts["total"] - segment_counts["key"]
     short = [r for r in gift_needs(store, campaign, segment_counts) if r["short"]]
@@ -381,6 +391,7 @@ def launch(store, campaign, *, by):
         db.session.rollback()  # reserve() rolled back already; nothing of the launch remains
         raise
     campaign.status, campaign.launched_at, campaign.launched_by_id = LAUNCHED, utcnow(), by.id
+    _catch_up_today(store, campaign, today, by)
     from kq.services.audit import audit
 
     audit("campaign_launch", store_id=store.id, user=by, detail={
@@ -388,6 +399,31 @@ def launch(store, campaign, *, by):
         "key": segment_counts["key"]})
     db.session.commit()
     return campaign
+
+
+def _catch_up_today(store, campaign, day, by):
+    """Launched after today's lists were built: put the campaign's touches for today on them
+    now, in the launch's transaction, as the daily run would have (the same rows, inserted
+    ON CONFLICT DO NOTHING, and the broadcast drafted once), so a later run adds nothing."""
+    from kq.models import Task
+    from kq.services.checklist import UNIQUE, day_generated, insert_ignoring_duplicates
+
+    db.session.flush()
+    if not due_touches(store, day, campaign) or not day_generated(store, day):
+        return
+    draft_broadcasts(store, day, by=by, campaign=campaign)
+    people = db.session.execute(select(User.id, User.role).where(
+        User.active.is_(True), (User.store_id == store.id) | (User.role == OWNER))).all()
+    staff_ids = {s for s, _role in people}
+    owners = sorted(s for s, role in people if role == OWNER)
+    rows, seen = [], set()
+    for staff_id, customer_id, detail in touch_items(store, day, owners, campaign=campaign):
+        if staff_id in staff_ids and (staff_id, customer_id) not in seen:
+            seen.add((staff_id, customer_id))
+            rows.append({"store_id": store.id, "staff_id": staff_id, "customer_id": customer_id,
+                         "kind": "campaign_touch", "due_on": day, "status": "open",
+                         "detail": detail})
+    insert_ignoring_duplicates(Task, rows, UNIQUE)
 
 
 # The daily run -------------------------------------------------------------------------------
@@ -409,14 +445,16 @@ def _prefilled(store, campaign, touch):
     return _PICKUP.sub("", text)
 
 
-def due_touches(store, day):
-    return db.session.scalars(
-        select(CampaignTouch).join(Campaign, Campaign.id == CampaignTouch.campaign_id)
-        .where(CampaignTouch.store_id == store.id, CampaignTouch.day == day,
-               Campaign.status == LAUNCHED).order_by(CampaignTouch.id)).all()
+def due_touches(store, day, campaign=None):
+    query = (select(CampaignTouch).join(Campaign, Campaign.id == CampaignTouch.campaign_id)
+             .where(CampaignTouch.store_id == store.id, CampaignTouch.day == day,
+                    Campaign.status == LAUNCHED))
+    if campaign is not None:
+        query = query.where(Campaign.id == campaign.id)
+    return db.session.scalars(query.order_by(CampaignTouch.id)).all()
 
 
-def touch_items(store, day, owner_ids):
+def touch_items(store, day, owner_ids, campaign=None):
     """The day's campaign items as (staff_id, customer_id, detail): for one-to-one touches one
     per member for her beautician (as assigned now, else as at launch), for the owner's touches
     one per key member for each owner. Members who may no longer get marketing (consent
@@ -425,10 +463,10 @@ def touch_items(store, day, owner_ids):
 
     from kq.services.privacy import marketable_clause
 
-    if not has_request_context():  # the daily run; a page that makes the day writes no batch
-        draft_broadcasts(store, day)
+    if not has_request_context() and campaign is None:
+        draft_broadcasts(store, day)  # the daily run; a page that makes the day writes no batch
     out = []
-    for touch in due_touches(store, day):
+    for touch in due_touches(store, day, campaign):
         if touch.who == "broadcast":
             continue
         campaign = touch.campaign
@@ -450,14 +488,14 @@ def touch_items(store, day, owner_ids):
     return out
 
 
-def draft_broadcasts(store, day, by=None):
+def draft_broadcasts(store, day, by=None, campaign=None):
     """The day's store broadcasts as bulk message drafts for the manager to confirm (one per
     touch, made once: the touch keeps its batch). Returns the batches made."""
     from kq.models import MANAGER
     from kq.services.messaging import start_batch
 
     made = []
-    for touch in due_touches(store, day):
+    for touch in due_touches(store, day, campaign):
         if touch.who != "broadcast" or touch.batch_id is not None:
             continue
         sender = by or db.session.scalar(select(User).where(

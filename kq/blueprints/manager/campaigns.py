@@ -80,6 +80,18 @@ def campaigns():
                            store=store)
 
 
+def _scripts_for_reader(scripts):
+    """(scripts to list, how many more there are): the scripts in the reader's language, unless
+    she asked for all (?scripts=all) or there are none in it."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "")
+    mine = [s for s in scripts if s.locale == locale]
+    if request.args.get("scripts") == "all" or not mine:
+        return scripts, 0
+    return mine, len(scripts) - len(mine)
+
+
 def _editor(store, campaign, form=None, errors=None, status=200):
     from kq.services import segments
     from kq.services.messaging import store_scripts
@@ -96,10 +108,11 @@ def _editor(store, campaign, form=None, errors=None, status=200):
         if campaign else [])
     phases = (phases + [("", "", "")] * svc.MAX_PHASES)[:max(3, len([p for p in phases
                                                                      if any(p)]) + 1)]
+    scripts, other_scripts = _scripts_for_reader(store_scripts(store))
     return render_template(
         "manager/campaign_edit.html", store=store, campaign=campaign, form=form, spec=spec,
         live=live, phases=phases, errors=errors or {}, staff=_staff(store),
-        scripts=store_scripts(store), gifts=db.session.scalars(select(Gift).where(
+        scripts=scripts, other_scripts=other_scripts, gifts=db.session.scalars(select(Gift).where(
             Gift.store_id == store.id, Gift.active.is_(True)).order_by(Gift.name)).all(),
         needs=svc.gift_needs(store, campaign, live) if campaign and live else [],
         progress=svc.touch_progress(store, campaign) if campaign else [],
@@ -185,7 +198,7 @@ def _act(campaign_id, action, success, anchor=""):
     store = current_store()
     campaign = _campaign(campaign_id)
     try:
-        action(store, campaign)
+        result = action(store, campaign)
     except ServiceError as error:
         db.session.rollback()
         flash_refusal(error)
@@ -194,7 +207,11 @@ def _act(campaign_id, action, success, anchor=""):
     except LookupError:
         abort(404)
     else:
-        if success:
+        if callable(success):
+            success = success(store, campaign, result)
+        if isinstance(success, tuple):
+            flash(*success)
+        elif success:
             flash(success, "success")
     return redirect(url_for("manager.campaign_edit", campaign_id=campaign_id) + anchor), 303
 
@@ -255,7 +272,17 @@ def campaign_gift_add(campaign_id):
     f = request.form
     return _act(campaign_id, lambda store, c: svc.add_gift(
         store, c, gift_id=f.get("gift_id"), audience=f.get("audience") or "key",
-        pickup_after=f.get("pickup_after")), _("Gift added."), "#gifts")
+        pickup_after=f.get("pickup_after")), _gift_added, "#gifts")
+
+
+def _gift_added(store, campaign, row):
+    """One message: added, or added but short of stock (and so the launch waits)."""
+    short = next((r for r in svc.gift_needs(store, campaign) if r["row"].id == row.id
+                  and r["short"]), None)
+    if short is None:
+        return _("Gift added.")
+    return (_("Gift added, but %(n)d short of stock: restock it or hold it for the key "
+              "customers only before launching.", n=short["short"]), "error")
 
 
 @bp.post("/campaigns/<int:campaign_id>/gifts/<int:row_id>/delete")
