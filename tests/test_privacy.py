@@ -382,3 +382,31 @@ def test_collect_reads_only_her_store(app, world):
     with app.app_context():
         data = collect(load(Customer, world.customers["mine"]))
         assert data["store"] == "一店" and data["customer"]["name"] == "梁小娟"
+
+
+def test_deleted_card_is_read_only_and_its_actions_are_gone(app, login, world):
+    cid = _rich_customer(app, world)
+    manager = login("manager")
+    assert manager.post(f"/customers/{cid}/privacy/delete", data={"confirm": "yes"}).status_code == 303
+    page = manager.get(f"/customers/{cid}", headers=EN)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Deleted on" in html
+    # <title>, the top bar and the heading: the name once each (not "name name")
+    assert html.count(f"Deleted customer #{cid}") == 3
+    assert "已删除顾客" not in html
+    for gone in ("Record visit", "Print her card", "Profile", "Care note", "+&nbsp;Promise",
+                 "+&nbsp;Gift", "She agreed", "She withdrew", f"/customers/{cid}/edit",
+                 "due ", "Kept", "Sell a card", "Win her back"):
+        assert gone not in html, gone
+    zh = manager.get(f"/customers/{cid}").get_data(as_text=True)
+    assert zh.count(f"已删除顾客 #{cid}") == 3
+    for url, data in ((f"/customers/{cid}/visits/new", {}), (f"/customers/{cid}/care-notes/new", {}),
+                      (f"/customers/{cid}/promises/new", {}), (f"/customers/{cid}/complaints/new", {}),
+                      (f"/customers/{cid}/win-back", {}), (f"/customers/{cid}/consent", {"given": "no"}),
+                      (f"/customers/{cid}/edit", {}), (f"/customers/{cid}/cards/new", {}),
+                      (f"/gifts/give/{cid}", {})):
+        assert manager.post(url, data=data).status_code == 404, url
+    assert manager.get(f"/calls/log?customer_id={cid}").status_code == 404
+    privacy = manager.get(f"/customers/{cid}/privacy", headers=EN).get_data(as_text=True)
+    assert f"Deleted customer #{cid}" in privacy and "已删除顾客" not in privacy

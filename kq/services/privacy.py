@@ -2,6 +2,7 @@
 access-request export of one customer, delete-by-anonymising, and how long contact notes
 are kept."""
 import calendar
+import re
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -25,6 +26,16 @@ CONSENT_SOURCES = {
 }
 CONSENT_ACTIONS = ("consent_given", "consent_withdrawn")
 DELETED_NAME = "已删除顾客 #{id}"
+_DELETED_NAME = re.compile(r"已删除顾客 #(\d+)")
+
+
+def display_name(name):
+    """A name as shown: the stored placeholder of a deleted customer in the reader's language
+    ("Deleted customer #7" in English); any other name unchanged."""
+    found = _DELETED_NAME.fullmatch(name or "")
+    if found is None:
+        return name
+    return _l("Deleted customer #%(id)s", id=found.group(1))
 # Everything on the card that says who she is or what she is like; amounts, visit counts and
 # the classification the books need stay.
 PERSONAL_COLUMNS = (

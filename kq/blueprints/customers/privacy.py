@@ -24,6 +24,12 @@ def consent_sources():
     return service.CONSENT_SOURCES
 
 
+@bp.app_template_filter("person")
+def person(name):
+    """{{ customer.greeting_name|person }}: a deleted customer's placeholder name, localised."""
+    return service.display_name(name)
+
+
 def _live(customer_id):
     customer = get_or_404(Customer, customer_id)
     if customer.deleted_at is not None:

@@ -158,6 +158,8 @@ def move_stock(gift_id):
 def give(customer_id):
     """Reserve a gift for a customer, or hand one over on the spot."""
     customer = get_or_404(Customer, customer_id)
+    if customer.deleted_at is not None:
+        abort(404)  # deleted (anonymised): not there any more, as policy.in_store says
     if not can_contact(current_user, customer):
         abort(403)
     store = current_store()
