@@ -106,7 +106,7 @@ def test_exports_as_csv_and_excel_and_the_export_is_audited(app, login, world):
     csv = client.get("/manager/audit?format=csv&action=sign_in_failed", headers=EN)
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     text = csv.get_data(as_text=True)
-    assert "Failed sign-in" in text and "username: manager" in text
+    assert "Failed sign-in" in text and "Username: manager" in text
     xlsx = client.get("/manager/audit?format=xlsx", headers=EN)
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     with app.app_context():
@@ -125,7 +125,9 @@ def test_a_manager_exports_then_deletes_and_the_log_shows_both(app, login, world
     page = manager.get(f"/manager/audit?customer={cid}", headers=EN).get_data(as_text=True)
     rows = page[page.index('class="rows'):]
     assert "A customer&#39;s data exported" in rows and "Customer deleted" in rows
-    assert f"已删除顾客 #{cid}" in rows and "梁小娟" not in page
+    assert f"Deleted customer #{cid}" in rows and "梁小娟" not in page  # shown localised
+    assert "Format: XLSX" in rows and "Had marketing consent: no" in rows  # labels, not keys
+    assert "had_consent" not in rows and "format:" not in rows
     assert rows.index("Customer deleted") < rows.index("data exported")  # newest first
     home = manager.get("/manager/", headers=EN).get_data(as_text=True)
     assert 'href="/manager/audit"' in home
@@ -147,3 +149,21 @@ def test_the_owner_reads_the_store_she_switched_to(app, login, world):
     owner = login("owner")
     assert "second-store" not in owner.get("/manager/audit").get_data(as_text=True)
     assert "second-store" in login("manager2").get("/manager/audit").get_data(as_text=True)
+
+
+def test_details_read_as_labels_in_her_language_and_unknown_keys_show_plainly(app, login, world):
+    with app.app_context():
+        _event("campaign_launch", world.store1, user_id=world.users["manager"],
+               detail={"campaign_id": 1, "name": "春季焕新", "members": 452, "key": 30,
+                       "brand_new_key": "x1"})
+        db.session.commit()
+    manager = login("manager")
+    rows = manager.get("/manager/audit", headers=EN).get_data(as_text=True)
+    rows = rows[rows.index('class="rows'):]
+    assert "Campaign: #1; Name: 春季焕新; Customers: 452; Key customers: 30; brand_new_key: x1" in rows
+    assert "campaign_id" not in rows and "members:" not in rows
+    zh = manager.get("/manager/audit").get_data(as_text=True)
+    zh = zh[zh.index('class="rows'):]
+    assert "campaign_id" not in zh and "brand_new_key: x1" in zh
+    csv = manager.get("/manager/audit?format=csv", headers=EN).get_data(as_text=True)
+    assert "Campaign: #1" in csv

@@ -15,6 +15,7 @@ from kq.models import AuditEvent, Customer, User
 from kq.scoping import current_store
 from kq.services import exporting
 from kq.services.exporting import DATETIME, Column
+from kq.services.privacy import CONSENT_SOURCES, display_name
 
 PAGE_SIZE = 50
 ACTIONS = {
@@ -103,7 +104,7 @@ def _names(events):
 def describe(event, users, customers):
     """What the event was about, in a few words."""
     if event.target_type == "customer":
-        return customers.get(event.target_id, f"#{event.target_id}")
+        return str(display_name(customers.get(event.target_id, f"#{event.target_id}")))
     if event.target_type == "user":
         if event.target_id == event.user_id:
             return ""  # her own sign-in: the "by" says it
@@ -113,18 +114,83 @@ def describe(event, users, customers):
     return ""
 
 
-def detail_text(detail):
+# What a detail key means, for the log and its export; a key not here is shown as stored.
+DETAIL_LABELS = {
+    "had_consent": _l("Had marketing consent"),
+    "format": _l("Format"),
+    "list": _l("List"),
+    "rows": _l("Rows"),
+    "truncated_from": _l("Of"),
+    "filters": _l("Filters"),
+    "campaign_id": _l("Campaign"),
+    "batch_id": _l("Batch"),
+    "name": _l("Name"),
+    "members": _l("Customers"),
+    "customers": _l("Customers"),
+    "count": _l("Messages"),
+    "key": _l("Key customers"),
+    "source": _l("Source"),
+    "phone": _l("Phone"),
+    "channel": _l("Channel"),
+    "provider": _l("Provider"),
+    "segment": _l("Who"),
+    "skipped_do_not_contact": _l("Skipped (do not contact)"),
+    "skipped_no_consent": _l("Skipped (no consent)"),
+    "file": _l("File"),
+    "new": _l("New"),
+    "merged": _l("Merged"),
+    "unchanged": _l("Unchanged"),
+    "skipped": _l("Skipped"),
+    "errors": _l("Errors"),
+    "visits": _l("Visits"),
+    "day": _l("Day"),
+    "rewards": _l("Rewards"),
+    "penalties": _l("Penalties"),
+    "username": _l("Username"),
+    "role": _l("Role"),
+    "reason": _l("Reason"),
+    "amount_fen": _l("Amount"),
+    "staff_id": _l("Staff"),
+    "changes": _l("Changes"),
+    "before": _l("Before"),
+    "after": _l("After"),
+    "sha256": _l("File checksum"),
+}
+
+
+def _detail_value(action, key, value):
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key == "format" and isinstance(value, str):
+        return value.upper()
+    if key in ("campaign_id", "batch_id") and value is not None:
+        return f"#{value}"
+    if key == "amount_fen" and isinstance(value, int):
+        return f"¥{value / 100:,.2f}"
+    if key == "source" and action == "consent_given" and isinstance(value, str):
+        return str(CONSENT_SOURCES.get(value, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{DETAIL_LABELS[k] if k in DETAIL_LABELS else k}={v}"
+                         for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value[:10])
+    return value
+
+
+def detail_text(detail, action=None):
+    """The event's detail as "Label: value; …" in the reader's language: known keys get a
+    translated label and a readable value (per action where it differs), unknown keys show
+    plainly as stored."""
     if not detail:
         return ""
+    if not isinstance(detail, dict):
+        return str(detail)[:300]
     parts = []
     for key, value in detail.items():
         if value is None or value == "":
             continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value[:10])
-        parts.append(f"{key}: {value}")
+        label = DETAIL_LABELS[key] if key in DETAIL_LABELS else key
+        parts.append(f"{label}: {_detail_value(action, key, value)}")
     return "; ".join(parts)[:300]
 
 
@@ -165,7 +231,7 @@ def _export(fmt, store, query):
         Column(_("Code"), lambda r: r[0].action),
         Column(_("By"), lambda r: r[1].get(r[0].user_id, "")),
         Column(_("About"), lambda r: describe(*r)),
-        Column(_("Details"), lambda r: detail_text(r[0].detail)),
+        Column(_("Details"), lambda r: detail_text(r[0].detail, r[0].action)),
         Column(_("IP address"), lambda r: r[0].ip),
     ]
     return exporting.send(fmt, store=store, list_name="audit", title=_("Audit log"),
