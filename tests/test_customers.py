@@ -244,6 +244,21 @@ def test_search_by_pinyin_initials_full_pinyin_name_and_phone(app, login, world)
     assert _search(client, "9999") == []
 
 
+def test_search_by_the_greeting_name_shown_on_today(app, login, world):
+    with app.app_context():
+        mine = load(Customer, world.customers["mine"])
+        mine.surname, mine.title, mine.greeting_name = "梁", "女士", "娟姐"
+        for customer in db.session.scalars(db.select(Customer)):
+            refresh_search_keys(customer)
+        db.session.commit()
+    client = login("beautician1")
+    found = str(world.customers["mine"])
+    for q in ("娟姐", "梁女士", "梁女", "梁小娟"):
+        assert found in _search(client, q), q
+    assert found not in _search(client, "女士")  # a title alone finds nobody in particular
+    assert str(world.customers["colleague"]) in _search(client, "王小姐")
+
+
 def test_list_masks_numbers_except_her_own(app, login, world):
     page = login("beautician1").get("/customers/?staff=all").get_data(as_text=True)
     assert "13812345678" in page and "139****1111" in page and "13900001111" not in page

@@ -75,6 +75,12 @@ def search_keys(customer):
         keys |= {national[-n:] for n in range(4, min(len(national), 10) + 1)}
     if customer.wechat_id:
         keys.add(customer.wechat_id.lower())
+    # The name she is greeted by (Today shows "金女士"), and surname + title when they differ:
+    # searched as a whole, so "金女" finds her but "女士" alone does not find every woman.
+    for greeting in (customer.greeting_name, (customer.surname or "") + (customer.title or "")):
+        greeting = re.sub(r"\s+", "", greeting or "").lower()
+        if greeting and customer.deleted_at is None:
+            keys.add(greeting)
     return {k[:KEY_LENGTH] for k in keys if k}
 
 
