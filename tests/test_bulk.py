@@ -401,3 +401,33 @@ def test_the_bulk_form_refuses_a_bad_text_or_segment_with_422(app, world, dorman
     with app.app_context():
         assert db.session.scalar(select(func.count(MessageBatch.id))) == 0
     assert manager.get("/manager/bulk/count?dormant_min_days=x").status_code == 422
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_outbox_in_quiet_hours_no_sms_link_but_sent_may_be_marked(app, world, dormant, login,
+                                                                  monkeypatch, quiet):
+    """In quiet hours the outbox opens no SMS app (the Message button waits until 09:00), but
+    Sent stays a plain form she may submit: she may have sent it before 21:00 and be marking it
+    late; the server accepts it (a contact, once) whatever the hour."""
+    batch_id = _start(app, world)
+    with app.app_context():
+        messaging.confirm_batch(db.session.get(MessageBatch, batch_id), background=False)
+        mine = db.session.scalars(select(OutboundMessage).where(
+            OutboundMessage.staff_id == world.users["beautician1"])
+            .order_by(OutboundMessage.id)).all()
+    monkeypatch.setattr(messaging, "in_quiet_hours", lambda store, moment=None: quiet)
+    b1 = login("beautician1")
+    page = b1.get("/calls/outbox", headers=EN).get_data(as_text=True)
+    sent_buttons = page.count(">Sent</button>")
+    assert sent_buttons == 2 and "disabled" not in page.split('id="m')[1].split("Skip")[0] \
+        .split("/sent")[1]
+    if quiet:
+        assert "sms:" not in page and "Wait until 09:00" in page
+        assert page.count("Sent it before 21:00? Mark it sent.") == 1
+    else:
+        assert "sms:138" in page and "Sent it before 21:00?" not in page
+    assert b1.post(f"/calls/outbox/{mine[0].id}/sent").status_code == 302
+    with app.app_context():
+        assert db.session.get(OutboundMessage, mine[0].id).status == "sent"
+        assert db.session.scalar(select(func.count(Contact.id)).where(
+            Contact.customer_id == mine[0].customer_id)) == 1

@@ -102,7 +102,9 @@ def _back(message):
 @bp.route("/outbox/<int:message_id>/sent", methods=["POST"])
 @login_required
 def outbox_sent(message_id):
-    """She sent it from her phone: the message is sent and an SMS contact is logged (once)."""
+    """She sent it from her phone: the message is sent and an SMS contact is logged (once).
+    Accepted at any hour, quiet hours too: marking records what she did (she may have sent it
+    before 21:00 and be marking it late); quiet hours only take away the SMS-app link."""
     store = current_store()
     message = _message(store, message_id)
     if message.status == "sent":
