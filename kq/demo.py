@@ -394,6 +394,20 @@ def _demo_campaign(rng, store, manager, customers):
     return campaign
 
 
+def _do_not_contact(store, customers, n=4):
+    """A few dormant customers of the store asked not to be contacted, so a bulk message shows
+    its "skipped: do not contact" at work. Not key customers (is_key is set by recompute_store,
+    which runs first), so the campaign's key sample is unchanged; the campaign leaves them out;
+    no rng is used, so the rest of the demo is drawn as before."""
+    today = store.today()
+    chosen = [c for c in customers if c.assigned_staff_id and not c.is_key and c.deleted_at is None
+              and c.marketing_consent and c.name not in ("梁小娟", "梁晓静")
+              and c.days_since_visit(store, today) >= store.dormant_after_days][:n]
+    for c in chosen:
+        c.do_not_contact, c.do_not_contact_reason = True, "asked"
+    return chosen
+
+
 def load_demo(customers=1000, seed=20261122):
     rng = random.Random(seed)  # nosec B311 # repeatable demo data, no secret
     main = Store(name="丽颜美容会所", phone="021-6288 1234", address="上海市静安区南京西路 1266 号")
@@ -420,6 +434,7 @@ def load_demo(customers=1000, seed=20261122):
         refresh_search_keys(customer)
     recompute_store(main, commit=False)
     recompute_store(second, commit=False)
+    _do_not_contact(main, main_customers)
     db.session.commit()
     _demo_campaign(rng, main, manager, main_customers)
     from kq.services.ledger import run_ledger

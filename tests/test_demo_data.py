@@ -91,6 +91,7 @@ def test_every_demo_phone_is_valid_and_a_card_saves_unchanged(app, login):
             assert normalize_phone(store.phone).startswith("+8621")
         main = db.session.scalar(db.select(Store).order_by(Store.id))
         _the_trades_campaign_is_running(main)
+        _a_few_do_not_contact(main)
         ours = [c for c in customers if c.store_id == main.id]
         referred = [c for c in ours if c.referred_by_id][:10]  # her referrer's phone is shown too
         sample = [(c.id, c.phone) for c in ours[::40] + referred]
@@ -129,3 +130,21 @@ def test_every_bench_phone_is_valid(app):
         phones = db.session.scalars(db.select(Customer.phone)).all()
         assert len(phones) == 3000
         assert _invalid(phones) == [], f"{len(_invalid(phones))} of {len(phones)} invalid"
+
+
+def _a_few_do_not_contact(main):
+    """A handful of the main store's customers asked not to be contacted (with the reason), none
+    of them in the campaign; a bulk message to the dormant customers skips them."""
+    from kq.demo import DEMO_TAG
+    from kq.models import CustomerTag
+    from kq.services import messaging, segments
+
+    dnc = db.session.scalars(db.select(Customer).where(
+        Customer.store_id == main.id, Customer.do_not_contact.is_(True))).all()
+    assert 3 <= len(dnc) <= 5
+    assert all(c.do_not_contact_reason for c in dnc)
+    tagged = set(db.session.scalars(db.select(CustomerTag.customer_id).where(
+        CustomerTag.store_id == main.id, CustomerTag.name == DEMO_TAG)))
+    assert not tagged & {c.id for c in dnc}
+    skips = messaging.count_skips(main, segments.segment_ids(main, {"status": "dormant"}), "sms")
+    assert skips["do_not_contact"] == len(dnc)
