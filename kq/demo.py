@@ -349,8 +349,8 @@ def _demo_campaign(rng, store, manager, customers):
                        pickup_after=day(20).isoformat())
     for n, channel, who, audience, text in touches:
         campaigns.add_touch(store, campaign, day=day(n), channel=channel, who=who,
-                            audience=audience, body=text)
-    campaigns.launch(store, campaign, by=manager)
+                            audience=audience, body=text, history=True)
+    campaigns.launch(store, campaign, by=manager, history=True)
     campaign.launched_at = _local(store, day(5), 18)
     # Days 6–9: the store's message, the one-to-one texts and the calls, logged as contacts;
     # each one-to-one item done where she was contacted.

@@ -171,8 +171,10 @@ def touch_text(touch):
     return touch.body or ""
 
 
-def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, body=""):
-    """A touch on one day. Launched campaigns take new touches from today on."""
+def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, body="",
+              history=False):
+    """A touch on one day. Launched campaigns take new touches from today on. `history`: a
+    campaign recorded after the fact (the demo's running example), whose early days are past."""
     errors = {}
     day = _day(day, "day", errors)
     today = store.today()
@@ -197,9 +199,9 @@ def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, b
     if day is not None and campaign.starts_on and not (
             campaign.starts_on <= day <= campaign.ends_on + timedelta(days=AFTER_DAYS)):
         errors["day"] = _l("Choose a day between the campaign's start and 30 days after its end.")
-    elif day is not None and campaign.launched and day < today:
+    elif day is not None and campaign.launched and day < today and not history:
         errors["day"] = _l("The campaign is running: add touches from today on.")
-    elif day is not None and day < today:
+    elif day is not None and day < today and not history:
         errors["day"] = _l("Choose today or a later day.")
     if not errors and channel in ("sms", "broadcast"):
         problems = _sms_problems(store, campaign, script.body if script else body, audience)
@@ -336,7 +338,7 @@ def gift_needs(store, campaign, segment_counts=None):
     return rows
 
 
-def launch(store, campaign, *, by):
+def launch(store, campaign, *, by, history=False):
     """Freeze the segment and reserve the gifts, in one transaction; refused (nothing written)
     when a gift is short of stock, the campaign has no phases, or it has ended."""
     from kq.services import segments
@@ -353,7 +355,7 @@ def launch(store, campaign, *, by):
                            Customer.last_visit_at, Customer.created_at)).all()
     if not customers:
         raise ServiceError(_l("The segment has no customers."), code="empty")
-    past = sorted(t.day for t in campaign.touches if t.day < today)
+    past = [] if history else sorted(t.day for t in campaign.touches if t.day < today)
     if past:
         raise ServiceError({"day": _l("A touch is on %(date)s, which has passed: remove it "
                                       "(and add it again from today on) before launching.",

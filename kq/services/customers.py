@@ -77,9 +77,12 @@ def search_keys(customer):
         keys.add(customer.wechat_id.lower())
     # The name she is greeted by (Today shows "金女士"), and surname + title when they differ:
     # searched as a whole, so "金女" finds her but "女士" alone does not find every woman.
-    for greeting in (customer.greeting_name, (customer.surname or "") + (customer.title or "")):
+    # (Bench data passes a bare namespace of name, phone and WeChat id: read the rest softly.)
+    surname_title = (getattr(customer, "surname", None) or "") + (getattr(customer, "title", None)
+                                                                   or "")
+    for greeting in (getattr(customer, "greeting_name", None), surname_title):
         greeting = re.sub(r"\s+", "", greeting or "").lower()
-        if greeting and customer.deleted_at is None:
+        if greeting and getattr(customer, "deleted_at", None) is None:
             keys.add(greeting)
     return {k[:KEY_LENGTH] for k in keys if k}
 
