@@ -222,15 +222,14 @@ def add_touch(store, campaign, *, day, channel, who, audience, script_id=None, b
 
 def _sms_problems(store, campaign, body, audience):
     """The SMS rules (greeting first, signed, ≤ the limit for the longest names it targets)."""
-    try:
-        from kq.services.messaging import check_sms, sms_problem_text
-    except ImportError:  # pragma: no cover - the messaging service arrives with scripts
-        return []
+    from kq.scripts import problem_text
+    from kq.services.messaging import check_sms
+
     pickup = min((g.pickup_after for g in campaign.gifts if g.pickup_after), default=None)
     gift = next((g.gift.name for g in campaign.gifts), None)
     problems = check_sms(body, store, _target_ids(store, campaign, audience), gift=gift,
                          pickup_date=pickup)
-    return [sms_problem_text(code, params) for code, params in problems]
+    return [problem_text(code, params) for code, params in problems]
 
 
 def _target_ids(store, campaign, audience):

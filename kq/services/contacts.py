@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from kq import policy
 from kq.extensions import db
 from kq.models import Contact, Customer, Task, utcnow
 from kq.models.contact import CHANNELS, DONE, OPEN, OUTCOMES
@@ -41,8 +42,9 @@ class ContactInput:
 
 
 def can_contact(user, customer):
-    """Beauticians log for their own customers; managers and owners for any in the store."""
-    return user.is_manager or customer.assigned_staff_id == user.id
+    """Beauticians log for their own customers; managers and owners for any in the store
+    (kq/policy decides, as for every route)."""
+    return policy.can(user, policy.LOG_CONTACT, customer)
 
 
 def valid_client_id(value):

@@ -39,16 +39,7 @@ def index():
 
 
 def _problem_messages(problems):
-    text = {
-        "empty": lambda p: _("The text is empty."),
-        "unknown": lambda p: _("Unknown placeholder: %(names)s.", names=p["names"]),
-        "greeting_first": lambda p: _("A text starts with the customer's name: begin with "
-                                      "{greeting}."),
-        "unsigned": lambda p: _("A text is signed by the sender: include {staff}."),
-        "too_long": lambda p: _("It renders to %(length)d characters for %(example)s; the limit "
-                                "is %(limit)d.", **p),
-    }
-    return [text[code](params) for code, params in problems]
+    return [scripts.problem_text(code, params) for code, params in problems]
 
 
 def _template_rows(store, errors=None, drafts=None):

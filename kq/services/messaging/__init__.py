@@ -138,10 +138,6 @@ def sms_worst_length(body, store, customers=None):
     return max(_sms_lengths(body, store, customers, scripts.longest_values(store)).values())
 
 
-def sms_problem_text(code, params):
-    return scripts.problem_text(code, params)
-
-
 # ---- quiet hours -------------------------------------------------------------------------
 
 def in_quiet_hours(store, moment=None):
