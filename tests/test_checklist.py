@@ -8,7 +8,7 @@ from kq.models import Complaint, Contact, Gift, GiftHandout, Promise, Store
 from kq.services.checklist import generate_day
 from kq.services.visits import record_visit
 from tests.factories import CustomerFactory
-from tests.helpers import at, items, kinds_for, load
+from tests.helpers import at, items, kinds_for, load, sms_body
 
 D = date(2026, 3, 31)  # a Tuesday
 
@@ -277,7 +277,8 @@ def test_kept_items_follow_every_change_the_page_shows(app, login, world):
         db.session.add(MessageTemplate(store_id=store_id, kind="red_flag", channel="sms",
                                        body="{greeting}，店里想您了。—{staff}"))
         db.session.commit()
-    assert "店里想您" in item()  # the store's own text, in the Message link
+    page = client.get("/tasks/today").get_data(as_text=True)
+    assert sms_body(page, "13812340099").startswith("梁小姐，店里想您")  # the store's own text
     response = client.post("/calls/log", data={"customer_id": customer_id, "channel": "phone",
                                                "outcome": "reached"})
     assert response.status_code in (200, 302)
@@ -306,7 +307,7 @@ def test_sms_bodies_quote_like_the_whole_text(app, world):
 
 
 def test_many_items_at_once_insert_once_with_defaults(app, world):
-    """Over 100 rows PostgreSQL takes them as arrays (unnest): same rows, same defaults, and
+    """Over 100 rows PostgreSQL takes them as one JSON document: same rows, same defaults, and
     duplicates ignored, as the row-by-row statement does on SQLite."""
     from kq.models import Task, User
     from kq.services.checklist import UNIQUE, insert_ignoring_duplicates

@@ -1,20 +1,22 @@
 """A catch-up run counts its days in one pass (the penalty candidates are read once for the
-range, then each assignment's days are walked in order): it must make exactly the entries that
-counting the same days one at a time, in order, makes — assignments that come due on different
-days, visits inside and between the windows, an assignment ended by a reassignment in the middle
-of the range, one that starts too late."""
+range, then each assignment's days are walked in order; the reward candidates of every day of
+the range are read at once): it must make exactly the entries that counting the same days one at
+a time, in order, makes — assignments that come due on different days, visits inside and
+between the windows, an assignment ended by a reassignment in the middle of the range, one that
+starts too late; spells ended on different days, twice on one day, a customer back on two days
+in a row, a contact by the wrong staff member, a handover before the visit."""
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
 from kq.extensions import db
-from kq.models import Assignment, LedgerEntry, Store, User
+from kq.models import Assignment, Contact, LedgerEntry, Store, User
 from kq.services.assignments import assign
 from kq.services.ledger import run_ledger
 from kq.services.visits import record_visit
 from tests.factories import CustomerFactory
 from tests.helpers import at, load
-from tests.test_ledger import P
+from tests.test_ledger import P, _contact
 
 END = P + timedelta(days=130)
 DAYS = 25
@@ -74,3 +76,48 @@ def test_a_catch_up_run_makes_what_day_by_day_runs_make(app, world):
         # and again: nothing new
         assert run_ledger(store, END, catch_up=DAYS, start=first) == {"rewards": 0,
                                                                       "penalties": 0}
+
+
+def _rewards_scenario(world):
+    """Customers whose dormant spells end on different days of the range, some twice."""
+    b1, b2 = load(User, world.users["beautician1"]), load(User, world.users["beautician2"])
+    for i in range(10):
+        customer = CustomerFactory(store_id=world.store1)
+        assign(customer, b1 if i % 2 else b2, at=at(P - timedelta(days=60), 9), commit=False)
+        db.session.commit()
+        first = P + timedelta(days=i)
+        record_visit(customer, visited_at=at(first, 11), services="补水", amount_fen=30000)
+        back = END - timedelta(days=DAYS - 2 - 2 * i)
+        staff = b2 if i == 3 else (b1 if i % 2 else b2)  # 3: only the wrong one called
+        _contact(customer, staff, back - timedelta(days=5))
+        if i == 4:  # handed over after the call: the new one earns nothing
+            assign(customer, b1, at=at(back - timedelta(days=2), 9))
+        record_visit(customer, visited_at=at(back, 11), services="补水", amount_fen=30000)
+        if i in (1, 6):  # twice on the day her spell ends
+            record_visit(customer, visited_at=at(back, 16), services="补水", amount_fen=30000)
+        if i in (2, 7):  # and the next day too: not a new spell
+            record_visit(customer, visited_at=at(back + timedelta(days=1), 11),
+                         services="补水", amount_fen=30000)
+    assert db.session.scalar(select(func.count(Contact.id))) >= 10
+
+
+def test_a_catch_up_run_rewards_what_day_by_day_runs_reward(app, world):
+    with app.app_context():
+        _rewards_scenario(world)
+        # recording the visits rewarded them at once: start the ledger over
+        db.session.execute(LedgerEntry.__table__.delete())
+        db.session.commit()
+        store = load(Store, world.store1)
+        first = END - timedelta(days=DAYS - 1)
+        for n in range(DAYS):
+            run_ledger(store, first + timedelta(days=n), catch_up=1)
+        one_by_one = [e for e in _made(0) if e.kind == "reward"]
+        assert len(one_by_one) == 8  # 10 spells, less the wrong caller's and the handover's
+
+        db.session.execute(LedgerEntry.__table__.delete())
+        db.session.commit()
+        store = load(Store, world.store1)
+        made = run_ledger(store, END, catch_up=DAYS, start=first)
+        assert [e for e in _made(0) if e.kind == "reward"] == one_by_one
+        assert made["rewards"] == 8
+        assert run_ledger(store, END, catch_up=DAYS, start=first)["rewards"] == 0

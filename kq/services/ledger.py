@@ -25,7 +25,8 @@ from bisect import bisect_left
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import any_, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from kq.extensions import db
@@ -49,17 +50,20 @@ def _previous():
     return prev_id, prev_at
 
 
-def reward_rows(store, day, customer_id=None):
-    """Reactivation visits on local `day` that earn their assigned staff member a reward, one
-    per dormant spell: the spell is named by the visit that began it, so two visits closing it
-    (at the same moment, or an earlier one entered late) earn once."""
+def reward_rows(store, day, customer_id=None, last=None):
+    """Reactivation visits on local `day` (to `last`, default `day` alone) that earn their
+    assigned staff member a reward, one per dormant spell: the spell is named by the visit that
+    began it, so two visits closing it (at the same moment, or an earlier one entered late)
+    earn once. A range gives the rows that the days one by one, in order, would give: four
+    queries for the range (a week of catch-up cost four a day)."""
+    last = day if last is None else last
     prev_id, prev_at = _previous()
     query = (select(Visit.id, Visit.customer_id, Visit.visited_at, prev_id.label("prev_id"),
                     prev_at.label("prev"))
              .join(Customer, Customer.id == Visit.customer_id)
              .where(Visit.store_id == store.id, Visit.imported.is_(False),
                     Visit.visited_at >= midnight(store, day),
-                    Visit.visited_at < midnight(store, day + timedelta(days=1)),
+                    Visit.visited_at < midnight(store, last + timedelta(days=1)),
                     Customer.deleted_at.is_(None))
              .order_by(Visit.visited_at, Visit.id))
     if customer_id is not None:
@@ -68,18 +72,18 @@ def reward_rows(store, day, customer_id=None):
     for visit_id, cid, visited_at, spell, prev in db.session.execute(query).all():
         if prev is None:
             continue  # a first visit wins nobody back
-        prev_day = store.local_date(prev)
-        if (day - prev_day).days >= store.dormant_after_days:
-            candidates.append((visit_id, cid, visited_at, spell, prev_day))
+        on, prev_day = store.local_date(visited_at), store.local_date(prev)
+        if (on - prev_day).days >= store.dormant_after_days:
+            candidates.append((visit_id, cid, visited_at, spell, prev_day, on))
     if not candidates:
         return []
-    # What the candidates need, read at once (three queries for the day, not three a visit).
+    # What the candidates need, read at once (three queries for the range, not three a visit).
     customers = {c[1] for c in candidates}
     assignments = {}
     for row in db.session.execute(
             select(Assignment.id, Assignment.staff_id, Assignment.customer_id,
                    Assignment.assigned_at, Assignment.ended_at)
-            .where(Assignment.customer_id.in_(customers))
+            .where(_among(Assignment.customer_id, customers))
             .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())):
         assignments.setdefault(row.customer_id, []).append(row)
     spell_starts = {c[0]: midnight(store, c[4] + timedelta(days=store.dormant_after_days))
@@ -87,17 +91,18 @@ def reward_rows(store, day, customer_id=None):
     contacts = {}
     for cid, staff_id, contacted_at in db.session.execute(
             select(Contact.customer_id, Contact.staff_id, Contact.contacted_at)
-            .where(Contact.customer_id.in_(customers),
+            .where(_among(Contact.customer_id, customers),
                    Contact.contacted_at >= min(spell_starts.values()),
                    Contact.contacted_at < max(c[2] for c in candidates))):
         contacts.setdefault((cid, staff_id), []).append(contacted_at)
     legacy = set(db.session.scalars(select(LedgerEntry.dedupe_key).where(  # keyed per visit
-        LedgerEntry.dedupe_key.in_([f"reward:visit:{c[0]}" for c in candidates]))))
-    rows = {}
-    for visit_id, cid, visited_at, spell, prev_day in candidates:
+        _among(LedgerEntry.dedupe_key, [f"reward:visit:{c[0]}" for c in candidates]))))
+    rows, days = [], {}
+    for visit_id, cid, visited_at, spell, prev_day, on in candidates:
+        of_day = days.setdefault(on, {})  # a spell earns once a day (and once on insert)
         key = f"reward:spell:{spell}"
-        if key in rows:
-            continue  # a spell earns once
+        if key in of_day:
+            continue
         assignment = next((a for a in assignments.get(cid, ()) if a.assigned_at <= visited_at
                            and (a.ended_at is None or a.ended_at > visited_at)), None)
         if assignment is None:
@@ -108,13 +113,22 @@ def reward_rows(store, day, customer_id=None):
             continue
         if f"reward:visit:{visit_id}" in legacy:
             continue
-        rows[key] = {
+        of_day[key] = {
             "store_id": store.id, "staff_id": assignment.staff_id, "customer_id": cid,
             "assignment_id": assignment.id, "visit_id": visit_id, "kind": "reward",
-            "amount_fen": store.reward_fen, "occurred_on": day, "period": day.strftime("%Y-%m"),
-            "reason": f"dormant:{(day - prev_day).days}", "dedupe_key": key,
+            "amount_fen": store.reward_fen, "occurred_on": on, "period": on.strftime("%Y-%m"),
+            "reason": f"dormant:{(on - prev_day).days}", "dedupe_key": key,
             "created_at": utcnow()}
-    return list(rows.values())
+        rows.append(of_day[key])
+    return rows
+
+
+def _among(column, values):
+    """column IN values: on PostgreSQL one array parameter (= ANY), not one per value."""
+    values = list(values)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)
 
 
 LATE_VISIT = "late_visit"
@@ -215,7 +229,7 @@ def _insert(rewards, penalties):
         ids = [row["assignment_id"] for row in penalties]
         db.session.execute(
             Assignment.__table__.update()
-            .where(Assignment.id.in_(ids), Assignment.ended_at.is_(None))
+            .where(_among(Assignment.id, ids), Assignment.ended_at.is_(None))
             .values(proposed_for_reassignment=True))
     return made
 
@@ -235,12 +249,7 @@ def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS, start=None):
     elif catch_up > 1 and store.ledger_through is not None:
         first = min(first, store.ledger_through + timedelta(days=1))
     first = max(first, day - timedelta(days=MAX_CATCH_UP_DAYS))
-    rewards = []
-    d = first
-    while d <= day:
-        rewards += reward_rows(store, d)
-        d += timedelta(days=1)
-    created = _insert(rewards, penalty_rows(store, first, day))
+    created = _insert(reward_rows(store, first, last=day), penalty_rows(store, first, day))
     if catch_up > 1 and day < store.today() and (
             store.ledger_through is None or day > store.ledger_through):
         store.ledger_through = day
