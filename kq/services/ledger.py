@@ -21,6 +21,7 @@ inserted with ON CONFLICT DO NOTHING on their dedupe key, so running twice, at o
 past date again creates nothing new. Entries are never edited or deleted; a manager may void
 one, and a voided entry is never made again.
 """
+import json
 from bisect import bisect_left
 from datetime import timedelta
 
@@ -124,11 +125,13 @@ def reward_rows(store, day, customer_id=None, last=None):
 
 
 def _among(column, values):
-    """column IN values: on PostgreSQL one array parameter (= ANY), not one per value."""
+    """column IN values, the values in one parameter (not one each: a catch-up's lists run
+    to thousands): a PostgreSQL array (= ANY), on SQLite a JSON array read by json_each."""
     values = list(values)
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(values, ARRAY(column.type)))
-    return column.in_(values)
+    listed = func.json_each(json.dumps(values)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 LATE_VISIT = "late_visit"
@@ -190,8 +193,7 @@ def penalty_rows(store, day, last=None):
     visits = {}
     for customer_id, visited_at in db.session.execute(
             select(Visit.customer_id, Visit.visited_at)
-            .where(Visit.customer_id.in_(candidates.with_only_columns(Assignment.customer_id)
-                                         .scalar_subquery()),
+            .where(_among(Visit.customer_id, {row.customer_id for row in found}),
                    Visit.visited_at >= earliest_window, Visit.visited_at < before_last)):
         visits.setdefault(customer_id, []).append(visited_at)
     # A penalty voided because a visit entered late showed it was never due is not counted:
