@@ -211,7 +211,8 @@ def test_manifest_service_worker_and_phone_layout(live, phone):
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, (width, path)
             small = page.evaluate("""[...document.querySelectorAll(
-                'a.btn, button.btn, summary.btn, .bottom-nav a, .choice, .seg-opt')]
+                'a.btn, button.btn, summary.btn, .bottom-nav a, .choice, .seg-opt,'
+                + ' .tasks .task-actions > a')]
                 .filter(e => e.offsetParent && e.getBoundingClientRect().height < 44)
                 .map(e => e.textContent.trim())""")
             assert small == [], (width, path, small)
@@ -421,6 +422,12 @@ def test_counts_move_as_she_logs_online_and_offline(live, phone):
                               "progress": 2}
 
 
+# The customers of the items she can log: each item's name links to her card.
+CUSTOMERS_LOGGABLE = ("[...document.querySelectorAll('li.task [data-log-open]')]"
+                      ".map(a => a.closest('li').querySelector('a.task-name')"
+                      ".getAttribute('href').split('/').pop())")
+
+
 def test_what_today_lists_is_there_offline_with_every_card(live, phone):
     """Finding 6: only cards opened while online loaded offline, and the rest of the list was
     not kept. After Today loads online, the backlog page and the card of every listed customer
@@ -434,11 +441,9 @@ def test_what_today_lists_is_there_offline_with_every_card(live, phone):
     _sign_in(page, base)
     _controlled(page)
     page.reload()
-    planned = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
-                            ".map(a => a.closest('li').dataset.customer)")
+    planned = page.evaluate(CUSTOMERS_LOGGABLE)
     page.goto(base + "/tasks/today/more")
-    later = page.evaluate("[...document.querySelectorAll('li.task [data-log-open]')]"
-                          ".map(a => a.closest('li').dataset.customer)")
+    later = page.evaluate(CUSTOMERS_LOGGABLE)
     assert later and not set(later) & set(planned)
     page.goto(base + "/tasks/today")  # Today is where the phone keeps the day
     cards = [f"/customers/{c}" for c in planned + later]
@@ -553,7 +558,7 @@ def test_names_actions_and_badges_fit_a_phone(live, phone):
             .map(b => b.textContent.trim())""")
         assert wrapped == [], (width, wrapped)
         page.goto(base + "/tasks/today")
-        badge = _contrast(page, ".badge-red_flag")
+        badge = _contrast(page, ".kind-red_flag .task-name + .badge")
         assert badge["ratio"] >= 4.5 and badge["size"] >= 13, badge
         task = page.locator("li.task").first
         task.locator("[data-log-open]").click()
@@ -662,3 +667,51 @@ def test_giving_all_asks_first_from_a_slim_bar_and_can_be_undone(live, phone):
 def _display_name(app, world, username):
     with app.app_context():
         return load(User, world.users[username]).display_name
+
+
+def test_message_links_get_their_text_and_the_buttons_look_as_before(live, phone):
+    """Today's Message link names the number only; the page's script gives it the text of its
+    kind with the customer's greeting name (the text is once on the page). Call, Message and
+    Log keep the look of buttons (44 px, icons, Log the primary) without naming it per item."""
+    from urllib.parse import unquote
+
+    from kq.scripts import DEFAULTS, message_for
+
+    app, base = live
+    world = _world(app)
+    with app.app_context():
+        store, staff = load(Store, world.store1), load(User, world.users["beautician1"])
+        expected = {c.greeting_name: message_for(DEFAULTS["red_flag"], c, staff, store,
+                                                 store.today())
+                    for c in db.session.scalars(db.select(Customer).where(
+                        Customer.name.startswith("睡美人")))}
+    page = phone.new_page()
+    _sign_in(page, base)
+    links = page.evaluate("""[...document.querySelectorAll('li.task a[href^="sms:"]')].map(a =>
+        [a.closest('li').querySelector('.task-name').textContent, a.getAttribute('href')])""")
+    assert len(links) >= 4
+    for name, href in links:
+        if name in expected:
+            number, body = href.split("?&body=")
+            assert number.startswith("sms:") and unquote(body) == expected[name], (name, href)
+    # the href the tap follows is the one with the text (read at the moment of the click)
+    tapped = page.evaluate("""() => new Promise(done => {
+        const link = document.querySelector('li.task a[href^="sms:"]');
+        document.addEventListener('click', e => { done(e.target.closest('a').href);
+            e.preventDefault(); }, {once: true});
+        link.click(); })""")
+    assert "?&body=" in tapped
+    looks = page.evaluate("""() => {
+        const item = document.querySelector('li.task.kind-red_flag');
+        const [call, text, log] = item.querySelectorAll('.task-actions > a');
+        const st = e => getComputedStyle(e);
+        return {heights: [call, text, log].map(e => e.getBoundingClientRect().height),
+                icons: [call, text].map(e => st(e, '::before') && getComputedStyle(e, '::before')
+                                        .maskImage || getComputedStyle(e, '::before').webkitMaskImage),
+                log: st(log).backgroundColor, call: st(call).backgroundColor,
+                badge: st(item.querySelector('.task-name + .badge')).color};
+    }""")
+    assert all(h >= 44 for h in looks["heights"]), looks
+    assert all("svg" in (icon or "") for icon in looks["icons"]), looks
+    assert looks["log"] == "rgb(180, 35, 90)" and looks["call"] == "rgb(255, 255, 255)", looks
+    assert looks["badge"] == "rgb(180, 35, 24)", looks  # red flags' badge, #b42318

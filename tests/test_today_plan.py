@@ -211,7 +211,7 @@ def test_owner_list_key_customers_of_every_store_up_to_her_target(app, login, wo
     assert response.status_code == 302
     assert response.headers["Location"] == f"/tasks/today#t{other.id}"
     page = client.get("/tasks/today").get_data(as_text=True)
-    assert f'task_id={other.id}" data-log-open' in page  # her Log button, now in that store
+    assert f'href="/tasks/{other.id}/log" data-log-open' in page  # her Log, now in that store
     assert client.post("/api/contacts", json={
         "customer_id": other.customer_id, "task_id": other.id, "channel": "phone",
         "outcome": "reached", "client_id": "3f0a8a8e-6f3c-4e52-9a53-3d2f7c1b0e11"}

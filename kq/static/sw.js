@@ -10,7 +10,7 @@
 //   name never changes content, so it is served from this shell's cache once seen (the
 //   install keeps those the offline page names); offline, a name not seen yet falls back to
 //   the plain name kept with the shell.
-const VERSION = "kq-shell-v10";
+const VERSION = "kq-shell-v11";
 const PAGES = "kq-pages-v1";
 const ALLOWED = "/__today-customers";
 const LIST = /^\/tasks\/today(\/more)?$/;
@@ -158,9 +158,9 @@ async function kept(cache, key, fresh) {
   }
 }
 
+// The cards a list names: its items' links (class="task-name" href="/customers/N").
 function cardsIn(html) {
-  const found = /data-today-cards="([^"]*)"/.exec(html);
-  return found ? found[1].split(" ").filter((p) => CARD.test(p)) : [];
+  return [...html.matchAll(/class="task-name" href="(\/customers\/\d+)"/g)].map((m) => m[1]);
 }
 
 async function keepToday(data) {

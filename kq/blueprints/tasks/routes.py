@@ -1,9 +1,9 @@
 """The beautician's day: her plan for today (generated on first view), the rest of the day's
 list one tap away ("more"), and past days. The owner's list spans every store."""
+import json
 import re
 from datetime import date, timedelta
 from typing import NamedTuple
-from urllib.parse import unquote_to_bytes
 
 from babel.dates import format_skeleton
 from flask import abort, redirect, render_template, request, session, url_for
@@ -16,12 +16,12 @@ from kq.blueprints.tasks import bp
 from kq.blueprints.tasks.items import DAILY_KINDS, GROUPS, ORDER, count_label, why
 from kq.extensions import db
 from kq.i18n import memo_gettext
-from kq.masking import can_text
+from kq.masking import can_text, national
 from kq.models import Customer, MessageTemplate, PrepaidCard, Store, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
 from kq.scoping import accessible_stores, current_store
-from kq.scripts import sms_bodies, sms_link, tel_href
+from kq.scripts import DEFAULTS, customer_date, render, store_signature, tel_href
 from kq.services.checklist import ensure_day, on_plan
 from kq.services.contacts import RATED_OUTCOMES
 
@@ -166,7 +166,9 @@ class Row(NamedTuple):
     reason: str
     prepaid: tuple | None
     tel: str | None
-    sms: str | None
+    sms: str | None  # sms:NUMBER; the page's script adds the text (_Texts)
+    text: str | None  # the key of its text in the page's table when not its kind's
+    gift: str | None  # the gift's name, when its text names it
     handout_id: int | None
     promise_id: int | None
     complaint_id: int | None
@@ -175,30 +177,45 @@ class Row(NamedTuple):
     has_form: bool  # a form with this session's CSRF token: rendered each time, never kept
 
 
-_ENCODED = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+_SLOT = re.compile("\x00(greeting|gift)\x00")
+_SLOTS = {"greeting": "\x00greeting\x00", "gift": "\x00gift\x00"}
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
-def _readable(url):
-    """The link with its non-ASCII letters as they are (a browser encodes them again when it
-    follows it): a Chinese text in an sms: link is a third of its percent-encoded size.
-    Reserved and ASCII characters stay encoded."""
-    def letters(match):
-        try:
-            return unquote_to_bytes(match.group(0)).decode("utf-8")
-        except UnicodeDecodeError:
-            return match.group(0)
+class _Texts:
+    """The page's SMS texts: each text once, filled in for the sender, the store and the day,
+    with the customer's greeting name and the gift left as slots, which the page's script
+    (app.js) fills in per item. A text is keyed by the first kind that uses it (an item of that
+    kind needs no key of its own); another text for the same kind (a campaign's script, the
+    owner's list in another store) gets a number, which its item's link names (data-text)."""
 
-    return _ENCODED.sub(letters, url)
+    def __init__(self, staff, store, day, stores):
+        self.staff, self.store, self.day, self.stores = staff, store, day, stores
+        self.keys, self.table = {}, {}
+
+    def key(self, kind, store_id, template):
+        """The key of this text, and whether it names the gift."""
+        found = self.keys.get((store_id, template))
+        if found is None:
+            store = self.stores.get(store_id, self.store)
+            parts = _SLOT.split(render(template, {
+                **_SLOTS, "staff": self.staff.display_name, "store": store_signature(store),
+                "date": customer_date(self.day)}))
+            key = kind if kind not in self.table else str(len(self.table))
+            self.table[key] = parts
+            found = self.keys[(store_id, template)] = (key, "gift" in parts[1::2])
+        return found
+
+    def json(self):
+        """The table as JSON to embed in the page: no "<", ">" or "&" (a </script> in a text
+        cannot end the element); letters as they are (a third of their escaped size)."""
+        return json.dumps(self.table, ensure_ascii=False,
+                          separators=(",", ":")).translate(_JSON_ESCAPES)
 
 
 def _rows(items, store, day, today, stores):
     tr, tz, locale = memo_gettext(), store.tz, get_locale()
-    bodies = {}
-
-    def sms_body(store_id):
-        if store_id not in bodies:
-            bodies[store_id] = sms_bodies(current_user, stores.get(store_id, store), today)
-        return bodies[store_id]
+    texts = _Texts(current_user, store, today, stores)
 
     def birthday(iso):
         return format_skeleton("MMMd", date.fromisoformat(iso), locale=locale)
@@ -210,6 +227,13 @@ def _rows(items, store, day, today, stores):
         handout, promise = detail.get("handout_id"), detail.get("promise_id")
         elsewhere = item.store_id if stores and item.store_id != store.id else None
         days = (today - item.since.astimezone(tz).date()).days
+        sms = text = gift = None
+        if can_text(item.phone):
+            sms = f"sms:{national(item.phone)}"
+            key, gifted = texts.key(item.kind, item.store_id, detail.get("script")
+                                    or item.sms_body or DEFAULTS.get(item.kind, ""))
+            text = None if key == item.kind else key
+            gift = (detail.get("gift") or "") if gifted else None
         rows.append(Row(
             item.id, item.kind, GROUPS.get(item.kind, "due"), done, item.due_on < day,
             item.due_on, item.customer_id, item.greeting_name,
@@ -219,16 +243,12 @@ def _rows(items, store, day, today, stores):
             why(item.kind, detail, tr),
             (item.sessions_left or 0, item.balance_fen or 0)
             if (item.sessions_left or 0) > 0 or (item.balance_fen or 0) > 0 else None,
-            tel_href(item.phone),
-            _readable(sms_link(item.phone, sms_body(item.store_id)(
-                item.kind, item.greeting_name, detail.get("gift", ""),
-                own=detail.get("script") or item.sms_body)))
-            if can_text(item.phone) else None,
+            tel_href(item.phone), sms, text, gift,
             handout, promise, detail.get("complaint_id"),
             stores[item.store_id].name if stores and item.store_id in stores else None,
             elsewhere,
             day == today and not done and bool(handout or promise or elsewhere)))
-    return rows
+    return rows, texts
 
 
 def _prepare(store, day):
@@ -261,24 +281,23 @@ def _render_day(store, day, part=PLAN):
     listed = summary["plan_total"] + summary["overdue"] if part == PLAN else summary["more_total"]
     pages = max(1, -(-listed // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = _rows(list_page(params, page, part, everywhere), store, day, today, stores)
+    rows, texts = _rows(list_page(params, page, part, everywhere), store, day, today, stores)
     base = url_for("tasks.today") if day == today else url_for("tasks.day", day=day.isoformat())
     more = url_for("tasks.today_more") if day == today else url_for("tasks.day_more",
                                                                     day=day.isoformat())
     here = base if part == PLAN else more
-    more_pages = max(1, -(-summary["more_total"] // PAGE_SIZE))
-    # Today's other pages, for the phone to keep for offline use (the service worker).
-    lists = ([f"{base}?page={n}" for n in range(2, pages + 1)]
-             + [more] + [f"{more}?page={n}" for n in range(2, more_pages + 1)]
-             if summary["more_total"] else [f"{base}?page={n}" for n in range(2, pages + 1)])
+    # Today's other pages, for the phone to keep for offline use (the service worker): how
+    # many pages the plan and "more" have (app.js names them).
+    more_pages = -(-summary["more_total"] // PAGE_SIZE)
     return render_template(
         "tasks/today.html" if part == PLAN else "tasks/more.html", rows=rows, store=store,
         day=day, today=today, summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
         page=page, pages=pages, page_size=PAGE_SIZE, here=here, more=more, base=base,
         kind_names=labels.KINDS, target=store.daily_contact_target, everywhere=everywhere,
         rated=RATED_OUTCOMES,
-        cards=" ".join(f"/customers/{row.customer_id}" for row in rows if not row.elsewhere),
-        lists=" ".join(lists) if day == today and part == PLAN and page == 1 else None,
+        texts=texts.json() if day == today and texts.table else None,
+        today_pages=f"{pages} {more_pages}" if day == today and part == PLAN and page == 1
+        else None,
         previous=day - timedelta(days=1),
         following=day + timedelta(days=1) if day < today else None)
 
@@ -329,3 +348,14 @@ def switch_store():
     session["store_id"] = store.id
     task = request.form.get("task_id", type=int)
     return redirect(url_for("tasks.today") + (f"#t{task}" if task else ""))
+
+
+@bp.route("/<int:task_id>/log")
+@login_required
+def log(task_id):
+    """Log an item without the page's script: the full form, for her own item."""
+    task = db.session.get(Task, task_id)
+    if task is None or task.staff_id != current_user.id:
+        abort(404)
+    return redirect(url_for("calls.log", customer_id=task.customer_id, task_id=task.id))
+

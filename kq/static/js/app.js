@@ -21,11 +21,51 @@
     });
   }
   // Today's plan tells the service worker what to keep for offline use: the cards of the
-  // customers listed here and the day's other pages (with the cards listed on them).
-  var today = document.querySelector("[data-today-lists]");
+  // customers listed (the items' own links) and the day's other pages (the plan's and
+  // "more"'s, data-today-pages="<plan pages> <more pages>"; the worker reads the cards of
+  // those from their links too).
+  var today = document.querySelector("[data-today-pages]");
   if (today) {
-    var words = function (name) { return (today.getAttribute(name) || "").split(" ").filter(Boolean); };
-    tellWorker({ type: "today", cards: words("data-today-cards"), lists: words("data-today-lists") });
+    var counts = today.getAttribute("data-today-pages").split(" ").map(Number);
+    var pages = function (path, n, from) {
+      var out = [];
+      for (var i = from; i <= n; i++) out.push(i > 1 ? path + "?page=" + i : path);
+      return out;
+    };
+    var cards = [].map.call(document.querySelectorAll("[data-list] a.task-name"), function (a) {
+      return a.getAttribute("href");
+    });
+    tellWorker({ type: "today", cards: cards,
+                 lists: pages("/tasks/today", counts[0], 2).concat(pages("/tasks/today/more", counts[1] || 0, 1)) });
+  }
+
+  // Today's Message links name the number only (without this script they open the SMS app
+  // empty). The text of each kind is once on the page (#sms-texts: its parts, every other one
+  // the name of a slot, "greeting" or "gift"); here each link gets its own, with the item's
+  // greeting name and the link's gift (data-gift) put in. A link whose text is not its kind's
+  // names it (data-text).
+  var texts = document.getElementById("sms-texts");
+  if (texts) {
+    var table = {};
+    try { table = JSON.parse(texts.textContent); } catch (error) { /* the links stay as they are */ }
+    document.querySelectorAll("li.task a[href^='sms:']").forEach(function (link) {
+      var item = link.closest("li.task");
+      var kind = (item.className.match(/(?:^| )kind-(\S+)/) || [])[1];
+      var parts = table[link.getAttribute("data-text") || kind];
+      if (!parts) return;
+      var name = item.querySelector(".task-name");
+      var values = { greeting: name ? name.textContent : "", gift: link.getAttribute("data-gift") || "" };
+      var text = parts.map(function (part, i) { return i % 2 ? values[part] || "" : part; }).join("");
+      link.setAttribute("href", link.getAttribute("href").split("?")[0] + "?&body=" + encodeURIComponent(text));
+    });
+  }
+
+  // An item's customer: the one its name links to (an item of another store, whose name is
+  // no link, names her: data-customer).
+  function customerOf(item) {
+    var name = item.querySelector("a.task-name");
+    var found = name && /\/customers\/(\d+)$/.exec(name.getAttribute("href") || "");
+    return item.getAttribute("data-customer") || (found ? found[1] : "");
   }
 
   // Log on Today: one copy of the form (from its <template>) under the item tapped.
@@ -38,8 +78,8 @@
     var shown = item.querySelector("form[data-log-form]");
     if (shown) { shown.remove(); open.classList.remove("is-open"); return; }
     var form = template.content.firstElementChild.cloneNode(true);
-    // The customer and the item are the item's own (li data-customer, id="t<task>").
-    form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer") || item.getAttribute("data-customer");
+    // The customer and the item are the item's own (its name's link, id="t<task>").
+    form.querySelector('[name="customer_id"]').value = open.getAttribute("data-customer") || customerOf(item);
     form.querySelector('[name="task_id"]').value = open.getAttribute("data-task") || (item.id || "").replace(/^t/, "");
     var token = document.querySelector('meta[name="csrf-token"]');
     form.querySelector('[name="csrf_token"]').value = token ? token.content : "";
@@ -100,10 +140,10 @@
       });
     };
     var follow = function (item) {
-      var customer = item.getAttribute("data-customer");
+      var customer = customerOf(item);
       var saved = item.classList.contains("is-saved");
-      document.querySelectorAll('[data-list] li.task[data-customer="' + customer + '"]').forEach(function (other) {
-        if (other === item) return;
+      document.querySelectorAll("[data-list] li.task").forEach(function (other) {
+        if (other === item || !customer || customerOf(other) !== customer) return;
         if (saved && !other.classList.contains("is-done")) {
           other.setAttribute("data-closed-by", item.id);
           other.classList.add("is-done");
