@@ -6,7 +6,7 @@ already stored, are counted out."""
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kq.extensions import db
 from kq.models import Assignment, LedgerEntry, Task
@@ -51,6 +51,9 @@ def test_many_tasks_at_once_are_stored_as_a_few_at_a_time(app, world):
         db.session.commit()
         db.session.expire_all()
         assert _stored_tasks(D) == _stored_tasks(D + timedelta(days=1))
+        null, other = [db.session.scalar(select(func.count(Task.id)).where(
+            Task.due_on == due_on, Task.detail.is_(None))) for due_on in (D, D + timedelta(1))]
+        assert null == other  # a detail of None stored the same way (JSON null)
         assert _stored_tasks(D)[0][4] == {"days": 31, "never": False, "plan": True, "turn": 0,
                                            "note": ODD}
 

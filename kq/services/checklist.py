@@ -64,34 +64,51 @@ def _json_value(value):
 
 
 def _insert_json(table, rows, index_elements):
-    """PostgreSQL, many rows: one INSERT … SELECT FROM json_to_recordset(one JSON document)
+    """PostgreSQL, many rows: one INSERT … SELECT FROM json_array_elements(one JSON document)
     ON CONFLICT DO NOTHING. A day's 15,000 items per store went in as fifteen 1,000-row VALUES
     statements (psycopg parsing their placeholders), then as one array per column (psycopg
-    escaping every element of every array in Python: most of a store's generation time); one
-    document made by json.dumps in C costs a few milliseconds, and the server reads it into
-    typed columns (a json column takes the nested value as it is). Python-side column
-    defaults are filled in here, as insert() would."""
-    from sqlalchemy.dialects import postgresql
+    escaping every element of every array in Python: most of a store's generation time); now
+    each row is a JSON array of the values that differ between rows, made by json.dumps in C,
+    and a value the same in every row (the store, the day, a Python-side default such as
+    created_at, filled in here as insert() would) is one parameter."""
+    from operator import itemgetter
 
-    names = list(rows[0])
-    defaults = {c.name: c.default for c in table.columns
-                if c.name not in names and c.default is not None and not c.primary_key}
-    if defaults:
-        filled = {name: default.arg(None) if default.is_callable else default.arg
-                  for name, default in defaults.items()}
-        rows = [{**row, **filled} for row in rows]
-    columns = names + list(defaults)
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.types import JSON
+
     dialect = postgresql.dialect()
     quote = dialect.identifier_preparer.quote
-    record = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}"
-                       for name in columns)
-    listed = ", ".join(quote(name) for name in columns)
-    # Names and types from the table's metadata, values in one bound parameter:
-    sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} FROM "  # nosec B608
-           f"json_to_recordset(%s::json) AS r({record}) ON CONFLICT "
-           f"({', '.join(quote(name) for name in index_elements)}) DO NOTHING RETURNING id")
-    document = json.dumps(rows, ensure_ascii=False, default=_json_value)
-    return len(db.session.connection().exec_driver_sql(sql, (document,)).all())
+    names = list(rows[0])
+    constant = {}
+    for column in table.columns:
+        if column.name not in names and column.default is not None and not column.primary_key:
+            default = column.default
+            constant[column.name] = default.arg(None) if default.is_callable else default.arg
+    for name in names:
+        first = rows[0][name]
+        if not isinstance(table.c[name].type, JSON) and all(row[name] is first for row in rows):
+            constant[name] = first
+    varying = [name for name in names if name not in constant]
+    columns, params = [], []
+    for i, name in enumerate(varying):
+        kind = table.c[name].type
+        sql_type = kind.compile(dialect=dialect)
+        # a json column takes the value as it is (None: JSON null, as insert() stores it)
+        columns.append(f"CAST(e->{i} AS {sql_type})" if isinstance(kind, JSON)
+                       else f"CAST(e->>{i} AS {sql_type})")
+    for name, value in constant.items():
+        columns.append(f"CAST(%s AS {table.c[name].type.compile(dialect=dialect)})")
+        params.append(value)
+    listed = ", ".join(quote(name) for name in varying + list(constant))
+    # Names and types from the table's metadata, values bound as parameters:
+    sql = (f"WITH added AS (INSERT INTO {quote(table.name)} ({listed}) "  # nosec B608
+           f"SELECT {', '.join(columns)} FROM json_array_elements(%s::json) AS e ON CONFLICT "
+           f"({', '.join(quote(name) for name in index_elements)}) DO NOTHING RETURNING 1) "
+           f"SELECT count(*) FROM added")
+    values = (map(itemgetter(*varying), rows) if len(varying) > 1
+              else ([row[name] for name in varying] for row in rows))
+    document = json.dumps(list(values), ensure_ascii=False, default=_json_value)
+    return db.session.connection().exec_driver_sql(sql, (*params, document)).scalar()
 
 
 def _live(store):
@@ -119,6 +136,7 @@ class _Day:
     def __init__(self, store, day):
         self.store, self.day = store, day
         self.items = {}
+        self.touches = []  # relationship touches due, read with the red flags
 
     def add(self, staff_id, customer_id, kind, **detail):
         if staff_id is not None:
@@ -132,24 +150,36 @@ class _Day:
 
 
 def _red_flags(d):
+    """Her dormant customers not contacted lately (red flags, planned by _plan_red_flags).
+    The same read finds the customers whose relationship touch is due (the condition is
+    evaluated by the database, as its own query did): _relationship_touches takes them from
+    `d.touches`, so the store's customers are read once, not twice."""
     store, day = d.store, d.day
     visit_cut = midnight(store, day - timedelta(days=store.dormant_after_days - 1))
     quiet_cut = midnight(store, day - timedelta(days=store.red_flag_quiet_days - 1))
+    is_red = and_(or_(Customer.last_visit_at < visit_cut,
+                      and_(Customer.last_visit_at.is_(None), Customer.created_at < visit_cut)),
+                  or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < quiet_cut))
+    key_cut = midnight(store, day - timedelta(days=store.key_touch_days - 1))
+    any_cut = midnight(store, day - timedelta(days=store.touch_days - 1))
+    is_touch = or_(and_(Customer.is_key.is_(True), _untouched_since(key_cut)),
+                   _untouched_since(any_cut))
     rows = db.session.execute(
         select(Customer.id, Customer.assigned_staff_id, Customer.last_visit_at, Customer.created_at,
-               Customer.is_key, Customer.last_contact_at)
-        .where(_live(store), Customer.assigned_staff_id.is_not(None),
-               or_(Customer.last_visit_at < visit_cut,
-                   and_(Customer.last_visit_at.is_(None), Customer.created_at < visit_cut)),
-               or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < quiet_cut)))
-    red, queues = set(), {}
-    for customer_id, staff_id, last_visit, created, is_key, last_contact in rows:
-        red.add(customer_id)
+               Customer.is_key, Customer.last_contact_at, is_red.label("red"),
+               is_touch.label("touch"))
+        .where(_live(store), Customer.assigned_staff_id.is_not(None), or_(is_red, is_touch)))
+    queues = {}
+    for customer_id, staff_id, last_visit, created, is_key, last_contact, flag, touch in rows:
+        if not flag:  # NULL is not true, as in WHERE
+            if touch:
+                d.touches.append((customer_id, staff_id, is_key, last_contact, last_visit,
+                                  created))
+            continue
         days = store.days_since(last_visit or created, day)
         d.add(staff_id, customer_id, "red_flag", days=days, never=last_visit is None)
         queues.setdefault(staff_id, []).append((customer_id, bool(is_key), days, last_contact))
     _plan_red_flags(d, queues)
-    return red
 
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
@@ -254,19 +284,11 @@ def _promises_gifts_complaints(d):
               complaint_id=complaint.id, step=step)
 
 
-def _relationship_touches(d, red):
+def _relationship_touches(d):
+    """Assigned customers untouched for touch_days (key customers key_touch_days), read by
+    _red_flags; a red flag already asks for the contact, so those are not among them."""
     store, day = d.store, d.day
-    key_cut = midnight(store, day - timedelta(days=store.key_touch_days - 1))
-    any_cut = midnight(store, day - timedelta(days=store.touch_days - 1))
-    rows = db.session.execute(
-        select(Customer.id, Customer.assigned_staff_id, Customer.is_key, Customer.last_contact_at,
-               Customer.last_visit_at, Customer.created_at)
-        .where(_live(store), Customer.assigned_staff_id.is_not(None),
-               or_(and_(Customer.is_key.is_(True), _untouched_since(key_cut)),
-                   _untouched_since(any_cut))))
-    for customer_id, staff_id, is_key, contact, visit, created in rows:
-        if customer_id in red:
-            continue  # the red flag already asks for this contact
+    for customer_id, staff_id, is_key, contact, visit, created in d.touches:
         d.add(staff_id, customer_id, "relationship_touch", **_touch(store, day, contact, visit,
                                                                      created), key=bool(is_key))
 
@@ -359,18 +381,25 @@ def generate_day(store, day, *, commit=True):
     staff_ids = {s for s, _role, _home in staff}
     owners = {s: home for s, role, home in staff if role == OWNER}
     d = _Day(store, day)
-    red = _red_flags(d)
+    _red_flags(d)
     _callbacks(d)
     _birthdays(d, sorted(owners))
     _follow_ups(d)
     _promises_gifts_complaints(d)
-    _relationship_touches(d, red)
+    _relationship_touches(d)
     _owner_touches(d, owners)
     _satisfaction(d, sorted(s for s, role, _home in staff if role == BEAUTICIAN))
     from kq.services.campaigns import touch_items  # the day's campaign touches (SPEC §8)
     for staff_id, customer_id, detail in touch_items(store, day, sorted(owners)):
         d.add(staff_id, customer_id, "campaign_touch", **detail)
-    created = insert_ignoring_duplicates(Task, d.rows(staff_ids), UNIQUE)
+    # A run of a day already generated finds most items there: only the others are sent
+    # (ON CONFLICT still settles a race with an item put on the list meanwhile).
+    stored = {tuple(row) for row in db.session.execute(
+        select(Task.staff_id, Task.customer_id, Task.kind).where(Task.store_id == store.id,
+                                                                 Task.due_on == day))}
+    created = insert_ignoring_duplicates(Task, [
+        row for row in d.rows(staff_ids)
+        if (row["staff_id"], row["customer_id"], row["kind"]) not in stored], UNIQUE)
     insert_ignoring_duplicates(ChecklistRun, [{"store_id": store.id, "day": day,
                                                "created_count": created}], ("store_id", "day"))
     if commit:
