@@ -122,3 +122,23 @@ def test_the_cards_to_keep_offline_are_the_items_links(app, world, login):
     page = login("beautician1").get(TODAY).get_data(as_text=True)
     assert "data-today-cards" not in page
     assert re.search(r'data-today-pages="1 1"', page), page
+
+
+def test_the_pages_texts_read_as_through_the_i18n_extension(app, world, login):
+    """Today looks its texts up once per page (routes._template_gettext), with the i18n
+    extension's rules: a text is always %-formatted (base.html's "%%d" reads "%d") and its
+    values are escaped."""
+    with app.app_context():
+        store = load(Store, world.store1)
+        _dormant(store, load(User, world.users["beautician1"]), "沉睡<b>甲", "+8613812340001")
+        db.session.commit()
+    client = login("beautician1")
+    for lang, texts in (("en", ('data-t-waiting="%d waiting to sync"', " red flags<",
+                                "Red flags for today", ">Message<", "Previous day")),
+                        ("zh-CN", ('data-t-waiting="%d 条等待同步"', " 个红色提示<", "今天的红色提示",
+                                   ">发短信<", "前一天"))):
+        page = client.get(TODAY, headers={"Accept-Language": lang}).get_data(as_text=True)
+        for text in texts:
+            assert text in page, (lang, text)
+        assert "沉睡&lt;b&gt;甲" in page and "沉睡<b>" not in page
+        assert "%%" not in page

@@ -7,8 +7,9 @@ from typing import NamedTuple
 
 from babel.dates import format_skeleton
 from flask import abort, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import Integer, and_, bindparam, case, func, not_, or_, select, type_coerce
 
 from kq import labels, pagecache
@@ -251,6 +252,22 @@ def _rows(items, store, day, today, stores):
     return rows, texts
 
 
+def _template_gettext():
+    """The page's `_` (and `gettext`), as the i18n extension's with newstyle gettext: the text
+    is Markup and always %-formatted with its values, which are escaped. Each text is looked
+    up in the catalogue once per page, without the four calls a lookup costs through the
+    extension and Flask-Babel (a page of Today asks for about twenty)."""
+    translations, texts = get_translations(), {}
+
+    def gettext(string, **variables):
+        text = texts.get(string)
+        if text is None:
+            text = texts[string] = Markup(translations.ugettext(string))
+        return text % variables
+
+    return gettext
+
+
 def _prepare(store, day):
     """Today's list is generated on first view (if the nightly run has not): before the page
     versions are read, so that a kept page never predates the day's run."""
@@ -281,6 +298,7 @@ def _render_day(store, day, part=PLAN):
     listed = summary["plan_total"] + summary["overdue"] if part == PLAN else summary["more_total"]
     pages = max(1, -(-listed // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    gettext = _template_gettext()
     rows, texts = _rows(list_page(params, page, part, everywhere), store, day, today, stores)
     base = url_for("tasks.today") if day == today else url_for("tasks.day", day=day.isoformat())
     more = url_for("tasks.today_more") if day == today else url_for("tasks.day_more",
@@ -294,7 +312,7 @@ def _render_day(store, day, part=PLAN):
         day=day, today=today, summary=summary, labels=labels, tomorrow=today + timedelta(days=1),
         page=page, pages=pages, page_size=PAGE_SIZE, here=here, more=more, base=base,
         kind_names=labels.KINDS, target=store.daily_contact_target, everywhere=everywhere,
-        rated=RATED_OUTCOMES,
+        rated=RATED_OUTCOMES, _=gettext, gettext=gettext,
         texts=texts.json() if day == today and texts.table else None,
         today_pages=f"{pages} {more_pages}" if day == today and part == PLAN and page == 1
         else None,
