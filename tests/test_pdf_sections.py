@@ -6,6 +6,7 @@ import io
 import os
 from datetime import timedelta
 
+import pytest
 from pypdf import PdfReader
 
 from kq.extensions import db
@@ -87,6 +88,97 @@ def test_the_handover_pack_in_sections_reads_as_in_one_process(app, world):
     html = _html(app, world, "handover", {"staff": world.users["beautician1"], "date": today})
     assert html.count(pdfsections.SECTION) > printing.SECTIONED_CARDS
     assert _compare(app, html) > printing.SECTIONED_CARDS
+
+
+# Every kind of box the print templates make, and some they do not (lists with markers, an
+# inline chart, a line break), for the lean layout's byte-for-byte check.
+_SAMPLE = """<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8"><title>样本</title>
+<style>@page { size: A5; margin: 12mm; @top-left { content: "店"; }
+  @bottom-center { content: counter(page) " / " counter(pages); } }
+  html { font-family: "WenQuanYi Micro Hei", sans-serif; font-size: 9pt; }
+  table { width: 100%; border-collapse: collapse; table-layout: fixed; }
+  td, th { border-bottom: .4pt solid #bbb; } .muted { color: #666; } .page { break-before: page; }
+  tr.total td { border-top: .8pt solid #333; }</style></head>
+<body>
+<h1>标题 Title</h1>
+<p class="muted">第一行<br>second line</p>
+<ul><li>王女士 · 到期</li><li>礼品 <b>bold</b></li></ul>
+<ol><li>一</li><li>二</li></ol>
+<dl><dt>电话</dt><dd>138****0000</dd></dl>
+<svg width="120" height="40" viewBox="0 0 120 40"><rect x="1" y="1" width="50" height="30"
+  fill="#b42358"/><text x="60" y="20">图</text></svg>
+<table>
+  <thead><tr><th>顾客</th><th>日期</th></tr></thead>
+  <tbody>
+  <tr><td>金女士 <span class="muted">金小梅</span></td><td>2026-12-01</td></tr>
+  <tr class="total"><td>全店</td><td>3</td></tr>
+  </tbody>
+</table>
+<table class="page"><tr><td>无 tbody</td><td> 空格 </td></tr></table>
+</body></html>"""
+
+
+def _stock(html, app):
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=app.root_path).write_pdf()
+
+
+def test_the_lean_layout_makes_the_very_pdf_weasyprint_makes(app, world):
+    """Less work, the same file: the layout the reports use gives byte for byte the PDF plain
+    WeasyPrint gives for the same HTML (a sample of every kind of box, and a real report in
+    sections, whole and cut), in one process and in a section."""
+    with app.app_context():
+        _dormant(world, 40)
+        today = load(Store, world.store1).today().isoformat()
+    html = _html(app, world, "dormant", {"days": 30, "date": today})
+    morning = _html(app, world, "morning", {"date": today})
+    documents = pdfsections.split(html.replace("<h2 class=\"page\">", pdfsections.SECTION
+                                               + "<h2 class=\"page\">", 1), 2)
+    assert len(documents) == 2
+    for doc in [_SAMPLE, html, morning, *documents]:
+        pdf, pages = pdfsections.lay_out(doc, app.root_path)
+        assert pdf == _stock(doc, app)
+        assert pages == len(PdfReader(io.BytesIO(pdf)).pages)
+    with app.app_context():
+        assert printing.write_pdf(html, sections=False)[0] == _stock(html, app)
+
+
+def test_the_lean_layout_leaves_out_only_rules_no_report_uses():
+    """The user-agent sheet without the rules for footnotes and notes (no print template has
+    them), list markers styled on list items only: if WeasyPrint's sheet changes, this says
+    so (the lean sheet is then the stock one, never a wrong one)."""
+    from weasyprint import html as stock
+
+    lean = pdfsections.lean_user_agent(stock.UA)
+    assert lean != stock.UA
+    assert "footnote-call" not in lean and "note-marker" not in lean
+    assert "\nli::marker, summary::marker {" in lean and "\n::marker" not in lean
+    assert pdfsections.lean_user_agent("p { color: red }") is None  # not the sheet we know
+
+
+def test_the_lean_layout_puts_the_garbage_collector_back_as_it_was(app):
+    import gc
+
+    assert gc.isenabled()
+    pdfsections.lay_out(_SAMPLE, app.root_path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        pdfsections.lay_out(_SAMPLE, app.root_path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever WeasyPrint raises
+        pdfsections.lay_out(_SAMPLE, {"not": "a base URL"})
+    assert gc.isenabled()
+
+
+def test_the_lean_html_drops_only_the_white_space_between_table_parts():
+    lean = pdfsections.lean_html("<table>\n  <tbody>\n  <tr><td>a <span>b</span> </td>\n"
+                                 "  <td> c</td></tr>\n  </tbody>\n</table>\n<p>d <b>e</b></p>")
+    assert lean == "<table><tbody><tr><td>a <span>b</span> </td><td> c</td></tr></tbody>" \
+                   "</table>\n<p>d <b>e</b></p>"
 
 
 def test_a_small_report_stays_in_one_process(app, world):

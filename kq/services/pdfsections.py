@@ -9,8 +9,19 @@ title, date) are the same on every page, so each section draws its own. Bookmark
 document's metadata are carried over. A section that fails fails the whole report: nothing is
 joined and the exception goes to the caller (kq.services.printing.build records it).
 
-A pool costs a few tens of milliseconds and every section embeds its own subset of the font,
-so small reports stay in one process (`worth_it`)."""
+A pool costs ~15 ms, a section document ~20 ms of its own (its styles, its font subset) and
+its font subset in the file (~35 KB of CJK glyphs), so small reports stay in one process
+(`worth_it`).
+
+Every layout, in sections or not, is `lay_out`: WeasyPrint doing less work than it does by
+default for the very same PDF, byte for byte (tests/test_pdf_sections.py checks it). Profiled on
+the store-size reports, a third of WeasyPrint's time went to things a report does not need: its
+user-agent sheet styles five pseudo-elements (footnote and note calls and markers, list markers)
+on every element, the cyclic garbage collector walks WeasyPrint's boxes again and again while
+they are all still in use, and white space between table rows makes boxes that are thrown away.
+The font is not it: subsetting it takes 0.07 s of a 3 s morning sheet."""
+import functools
+import gc
 import io
 import multiprocessing
 import os
@@ -19,10 +30,10 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 
 SECTION = "<!--kq:section-->"
-# Sections are joined into this many documents per core: each document pays ~0.2 s of its own
-# (its font subset, its styles) and makes the file bigger, so one per core.
+# Sections are joined into this many documents per core: each document makes the file bigger
+# by its own font subset, so one per core.
 GROUPS_PER_CORE = 1
-# Below this much HTML a pool costs more than it gains (a 26-page morning sheet is ~300 KB).
+# Below this much HTML a pool costs more than it gains (a 27-page morning sheet is ~90 KB).
 MIN_HTML = 60_000
 NO_FOOTER = "<style>@page { @bottom-center { content: none; } }</style>"
 
@@ -77,10 +88,65 @@ _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 def _lay_out(html, base_url):
     """In a pool process: one section document's PDF and its page count."""
-    from weasyprint import HTML
+    return lay_out(html, base_url)
 
-    document = HTML(string=html, base_url=base_url).render()
-    return document.write_pdf(), len(document.pages)
+
+def lay_out(html, base_url):
+    """(PDF bytes, page count) of `html` laid out by WeasyPrint in this process: the PDF that
+    HTML(string=html, base_url=base_url).write_pdf() makes, for less work (see the top)."""
+    enabled = gc.isenabled()
+    # Nothing WeasyPrint builds is garbage before the PDF is written: the collector would only
+    # walk the boxes over and over (a sixth of the time). Its cycles go at the next collection.
+    gc.disable()
+    try:
+        document = _lean_html_class()(string=lean_html(html), base_url=base_url).render()
+        return document.write_pdf(), len(document.pages)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# White space between the parts of a table (rows, cells, groups) is dropped by the layout
+# anyway (CSS 2 §17.2.1), after WeasyPrint has made a box of it; a cell's own text is left alone.
+_TABLE_GAP = re.compile(r"(<(?:table|thead|tbody|tfoot|tr)\b[^>]*>|</(?:table|thead|tbody|tfoot|tr"
+                        r"|td|th)>)\s+(?=</?(?:table|thead|tbody|tfoot|tr|td|th)\b)")
+
+
+def lean_html(html):
+    return _TABLE_GAP.sub(r"\1", html)
+
+
+# WeasyPrint's user-agent sheet styles these pseudo-elements on every element ("::marker",
+# "::footnote-call" …): one computed style each, per element. The reports have no footnotes or
+# notes, and only list items (and <summary>) have markers.
+_NOTE_RULES = re.compile(r"^::(?:footnote|note)-[a-z]+ \{[^}\n]*\}\n", re.M)
+_MARKER_RULE = "\n::marker {"
+
+
+def lean_user_agent(sheet):
+    """WeasyPrint's user-agent sheet without those rules, or None if it is not the sheet this
+    was written for (then the stock sheet is used as it is)."""
+    lean, notes = _NOTE_RULES.subn("", sheet)
+    if notes != 5 or lean.count(_MARKER_RULE) != 1:
+        return None
+    return lean.replace(_MARKER_RULE, "\nli::marker, summary::marker {")
+
+
+@functools.cache
+def _lean_html_class():
+    from weasyprint import CSS, HTML
+    from weasyprint import html as stock
+
+    text = lean_user_agent(stock.UA)
+    if text is None:
+        return HTML
+    sheet = CSS(string=text, counter_style=stock.UA_COUNTER_STYLE)
+
+    class LeanHTML(HTML):
+        def _ua_stylesheets(self, forms=False):
+            return [sheet, stock.UA_FORM_STYLESHEET] if forms else [sheet]
+
+    return LeanHTML
 
 
 def _context():
@@ -90,7 +156,7 @@ def _context():
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["weasyprint"])
+    context.set_forkserver_preload(["weasyprint", __name__])
     return context
 
 
@@ -98,6 +164,7 @@ def write_pdf(html, base_url):
     """(PDF bytes, page count) of the report laid out section by section in a process pool."""
     documents = split(html, cores() * GROUPS_PER_CORE)
     workers = min(cores(), len(documents))
+    _lean_html_class()  # built once here, inherited by forked layout processes
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
     try:
         futures = [pool.submit(_lay_out, document, base_url) for document in documents]

@@ -276,10 +276,7 @@ def write_pdf(html, sections=None):
 
     if pdfsections.worth_it(html) if sections is None else sections:
         return pdfsections.write_pdf(html, current_app.root_path)
-    from weasyprint import HTML
-
-    document = HTML(string=html, base_url=current_app.root_path).render()
-    return document.write_pdf(), len(document.pages)
+    return pdfsections.lay_out(html, current_app.root_path)
 
 
 # The job's body ----------------------------------------------------------------------------
