@@ -58,6 +58,7 @@ class PrepaidCard(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint("sessions_used >= 0 AND sessions_used <= sessions_total", name="sessions"),
         CheckConstraint("balance_fen >= 0", name="balance"),
+        Index("ix_prepaid_cards_store_status", "store_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -137,10 +137,13 @@ def _among(column, values):
 LATE_VISIT = "late_visit"
 
 
-def _penalty_counted():
+def _penalty_counted(store):
     """A penalty already counted for the assignment: any, void or not, except one voided
-    because a visit entered late showed it was never due."""
-    return exists().where(LedgerEntry.assignment_id == Assignment.id,
+    because a visit entered late showed it was never due. An assignment's entries are its
+    store's: naming the store lets PostgreSQL read that store's entries (its index) instead of
+    every store's ledger (chain: a scan of all entries for each store)."""
+    return exists().where(LedgerEntry.store_id == store.id,
+                          LedgerEntry.assignment_id == Assignment.id,
                           LedgerEntry.kind == "penalty",
                           or_(LedgerEntry.void_reason.is_(None),
                               ~LedgerEntry.void_reason.startswith(LATE_VISIT)))
@@ -182,7 +185,7 @@ def penalty_rows(store, day, last=None):
                or_(Assignment.ended_at.is_(None),
                    Assignment.ended_at >= midnight(store, day)),
                Customer.deleted_at.is_(None), Customer.do_not_contact.is_(False),
-               User.active.is_(True), ~_penalty_counted()))
+               User.active.is_(True), ~_penalty_counted(store)))
     if every_window[0] < every_window[1]:
         candidates = candidates.where(~exists().where(
             Visit.customer_id == Assignment.customer_id, Visit.visited_at >= every_window[0],
