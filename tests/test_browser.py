@@ -704,10 +704,10 @@ def test_message_links_get_their_text_and_the_buttons_look_as_before(live, phone
     looks = page.evaluate("""() => {
         const item = document.querySelector('li.task.kind-red_flag');
         const [call, text, log] = item.querySelectorAll('.task-actions > a');
-        const st = e => getComputedStyle(e);
+        const st = (e, part) => getComputedStyle(e, part);
+        const mask = e => st(e, '::before').maskImage || st(e, '::before').webkitMaskImage;
         return {heights: [call, text, log].map(e => e.getBoundingClientRect().height),
-                icons: [call, text].map(e => st(e, '::before') && getComputedStyle(e, '::before')
-                                        .maskImage || getComputedStyle(e, '::before').webkitMaskImage),
+                icons: [call, text].map(mask),
                 log: st(log).backgroundColor, call: st(call).backgroundColor,
                 badge: st(item.querySelector('.task-name + .badge')).color};
     }""")
