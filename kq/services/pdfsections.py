@@ -26,6 +26,7 @@ import io
 import multiprocessing
 import os
 import re
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -147,6 +148,12 @@ def _lean_html_class():
             return [sheet, stock.UA_FORM_STYLESHEET] if forms else [sheet]
 
     return LeanHTML
+
+
+if "weasyprint" in sys.modules:
+    # Imported after WeasyPrint: a forkserver preloading both (`_context`), whose layout
+    # processes then find the lean sheet built, as forked ones do.
+    _lean_html_class()
 
 
 def _context():
