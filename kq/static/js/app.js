@@ -20,10 +20,8 @@
       if (registration.active) registration.active.postMessage(message);
     });
   }
-  // Today's plan tells the service worker what to keep for offline use: the cards of the
-  // customers listed (the items' own links) and the day's other pages (the plan's and
-  // "more"'s, data-today-pages="<plan pages> <more pages>"; the worker reads the cards of
-  // those from their links too).
+  // Today's plan tells the service worker what to keep for offline use: the cards its items
+  // link to and the day's other pages (data-today-pages: how many the plan and "more" have).
   var today = document.querySelector("[data-today-pages]");
   if (today) {
     var counts = today.getAttribute("data-today-pages").split(" ").map(Number);
@@ -39,11 +37,10 @@
                  lists: pages("/tasks/today", counts[0], 2).concat(pages("/tasks/today/more", counts[1] || 0, 1)) });
   }
 
-  // Today's Message links name the number only (without this script they open the SMS app
-  // empty). The text of each kind is once on the page (#sms-texts: its parts, every other one
-  // the name of a slot, "greeting" or "gift"); here each link gets its own, with the item's
-  // greeting name and the link's gift (data-gift) put in. A link whose text is not its kind's
-  // names it (data-text).
+  // Today's Message links name the number only (without this script the SMS app opens
+  // empty). Each text is once on the page (#sms-texts, keyed by kind or by the link's
+  // data-text): its parts, every other one a slot filled here with the item's greeting name
+  // or the link's data-gift.
   var texts = document.getElementById("sms-texts");
   if (texts) {
     var table = {};
@@ -60,8 +57,7 @@
     });
   }
 
-  // An item's customer: the one its name links to (an item of another store, whose name is
-  // no link, names her: data-customer).
+  // An item's customer: the one its name links to (or data-customer: another store's item).
   function customerOf(item) {
     var name = item.querySelector("a.task-name");
     var found = name && /\/customers\/(\d+)$/.exec(name.getAttribute("href") || "");
