@@ -34,21 +34,20 @@ def with_app(func):
 
 @with_app
 def generate_checklists(store_id=None, day_iso=None):
-    """Generate one store-day, or every store's local today. Returns {store_id: created}."""
+    """Generate one store-day, or every store's local today (kq.services.checklist.each_store:
+    two stores at a time on PostgreSQL). Returns {store_id: created}."""
     from datetime import date
 
     from kq.extensions import db
     from kq.models import Store
-    from kq.services.checklist import generate_day
+    from kq.services.checklist import each_store, generate_day
 
-    query = db.select(Store).order_by(Store.id)
+    query = db.select(Store.id).order_by(Store.id)
     if store_id is not None:
         query = query.where(Store.id == store_id)
-    created = {}
-    for store in db.session.scalars(query).all():
-        day = date.fromisoformat(day_iso) if day_iso else store.today()
-        created[store.id] = generate_day(store, day)
-    return created
+    return each_store(lambda store: generate_day(
+        store, date.fromisoformat(day_iso) if day_iso else store.today()),
+        db.session.scalars(query).all())
 
 
 @with_app
@@ -59,16 +58,15 @@ def run_ledgers(store_id=None, day_iso=None):
 
     from kq.extensions import db
     from kq.models import Store
+    from kq.services.checklist import each_store
     from kq.services.ledger import run_ledger
 
-    query = db.select(Store).order_by(Store.id)
+    query = db.select(Store.id).order_by(Store.id)
     if store_id is not None:
         query = query.where(Store.id == store_id)
-    created = {}
-    for store in db.session.scalars(query).all():
-        day = date.fromisoformat(day_iso) if day_iso else store.today() - timedelta(days=1)
-        created[store.id] = run_ledger(store, day)
-    return created
+    return each_store(lambda store: run_ledger(
+        store, date.fromisoformat(day_iso) if day_iso else store.today() - timedelta(days=1)),
+        db.session.scalars(query).all())
 
 
 @with_app

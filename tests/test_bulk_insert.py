@@ -102,3 +102,21 @@ def test_many_ledger_entries_at_once_are_stored_as_a_few_at_a_time(app, world):
         assert bulk[0][8] == datetime(2026, 3, 1, 23, 30, 15, 123456, tzinfo=timezone.utc)
         assert bulk[4][8] == datetime(2026, 3, 1, 23, 30, 15, 123456,
                                       tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def test_fresh_rows_of_which_another_writer_added_one_meanwhile(app, world):
+    """`fresh` rows go in with a plain INSERT on PostgreSQL; one that someone else stored
+    meanwhile makes the batch fall back to skipping it, and the transaction goes on (what it
+    did before the batch is kept)."""
+    with app.app_context():
+        customers = [CustomerFactory(store_id=world.store1) for _ in range(120)]
+        db.session.flush()
+        rows = _tasks(world, customers, D)
+        assert insert_ignoring_duplicates(Task, [rows[5]], UNIQUE) == 1  # the other writer
+        assert insert_ignoring_duplicates(Task, rows, UNIQUE, fresh=True) == 119
+        assert insert_ignoring_duplicates(Task, _tasks(world, customers, D + timedelta(days=1)),
+                                          UNIQUE, fresh=True) == 120
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Task.id)).where(Task.due_on == D)) == 120
+        assert db.session.scalar(select(func.count(Task.id))) == 240
+        assert len(_stored_tasks(D)) == 120

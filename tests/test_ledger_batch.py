@@ -121,3 +121,27 @@ def test_a_catch_up_run_rewards_what_day_by_day_runs_reward(app, world):
         assert [e for e in _made(0) if e.kind == "reward"] == one_by_one
         assert made["rewards"] == 8
         assert run_ledger(store, END, catch_up=DAYS, start=first)["rewards"] == 0
+
+
+def test_a_long_list_of_entries_goes_in_once(app, world):
+    """Over 100 entries PostgreSQL leaves out the keys already stored and sends the rest with a
+    plain INSERT: the same entries as ever, nothing twice, and only the missing ones again."""
+    with app.app_context():
+        b1 = load(User, world.users["beautician1"])
+        for i in range(110):
+            customer = CustomerFactory(store_id=world.store1)
+            assign(customer, b1, at=at(P - timedelta(days=i % 7), 9), commit=False)
+        db.session.commit()
+        store = load(Store, world.store1)
+        made = run_ledger(store, END, catch_up=DAYS, start=END - timedelta(days=DAYS - 1))
+        assert made["penalties"] == 110
+        keys = db.session.scalars(select(LedgerEntry.dedupe_key).order_by(LedgerEntry.id)).all()
+        assert len(set(keys)) == 110
+        gone = keys[::20]
+        db.session.execute(LedgerEntry.__table__.delete().where(
+            LedgerEntry.dedupe_key.in_(gone)))
+        db.session.commit()
+        store = load(Store, world.store1)
+        again = run_ledger(store, END, catch_up=DAYS, start=END - timedelta(days=DAYS - 1))
+        assert again["penalties"] == len(gone)
+        assert sorted(db.session.scalars(select(LedgerEntry.dedupe_key))) == sorted(keys)

@@ -227,9 +227,24 @@ def penalty_rows(store, day, last=None):
     return rows
 
 
+def _insert_entries(rows):
+    """Entries not made before (ON CONFLICT DO NOTHING on the dedupe key). On PostgreSQL a
+    long list is first rid of the keys already stored and of repeats (the first one kept, as
+    the insert in order would), so that it goes in with a plain INSERT (`fresh`)."""
+    if len(rows) <= 100 or db.session.get_bind().dialect.name != "postgresql":
+        return insert_ignoring_duplicates(LedgerEntry, rows, ("dedupe_key",))
+    seen = set(db.session.scalars(select(LedgerEntry.dedupe_key).where(
+        _among(LedgerEntry.dedupe_key, {row["dedupe_key"] for row in rows}))))
+    fresh = []
+    for row in rows:
+        if row["dedupe_key"] not in seen:
+            seen.add(row["dedupe_key"])
+            fresh.append(row)
+    return insert_ignoring_duplicates(LedgerEntry, fresh, ("dedupe_key",), fresh=True)
+
+
 def _insert(rewards, penalties):
-    made = {"rewards": insert_ignoring_duplicates(LedgerEntry, rewards, ("dedupe_key",)),
-            "penalties": insert_ignoring_duplicates(LedgerEntry, penalties, ("dedupe_key",))}
+    made = {"rewards": _insert_entries(rewards), "penalties": _insert_entries(penalties)}
     if penalties:
         ids = [row["assignment_id"] for row in penalties]
         db.session.execute(
