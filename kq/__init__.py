@@ -1,7 +1,8 @@
 """Keqing (客情): the application factory. No side effects beyond wiring, and the umask."""
 import os
 
-from flask import Flask
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 
 from kq import db as _db_events  # noqa: F401 - registers SQLite pragmas and BEGIN IMMEDIATE
 from kq.config import INSTANCE_DIR, Config
@@ -58,6 +59,19 @@ def register_extensions(app):
     login_manager.unauthorized_handler(unauthorized)
     login_manager.localize_callback = localized_login_message
     login_manager.login_message = "Please sign in to continue."
+    app.session_interface = SessionInterface()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except that a static file does not renew the cookie: a
+    year-long public answer carries no Set-Cookie for a shared cache to keep, and no 445 bytes
+    more on every file of a first load. A session changed during a static request (nothing
+    does that today) is still saved."""
+
+    def should_set_cookie(self, app, session):
+        if request.endpoint == "static" and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
 
 
 def register_url_converters(app):

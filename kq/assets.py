@@ -32,6 +32,7 @@ MIN_SIZE = 500
 _lock = threading.Lock()
 _hashes = {}  # path → (mtime_ns, size, hash)
 _packed = {}  # (path, hash, encoding) → bytes
+_paths = {}  # (static folder, filename) → its real path inside the folder
 
 
 def init_app(app):
@@ -65,9 +66,19 @@ def file_hash(path):
 
 
 def _path(filename):
-    root = os.path.realpath(current_app.static_folder)
-    path = os.path.realpath(os.path.join(root, filename))
-    return path if path.startswith(root + os.sep) and os.path.isfile(path) else None
+    """The file's real path inside the static folder, or None (outside it, or no such file).
+    Where a name resolves to is kept (a page names the same five files every time); whether the
+    file is there is asked each time."""
+    key = (current_app.static_folder, filename)
+    path = _paths.get(key)
+    if path is None:
+        root = os.path.realpath(current_app.static_folder)
+        path = os.path.realpath(os.path.join(root, filename))
+        if not path.startswith(root + os.sep):
+            return None
+        with _lock:
+            _paths[key] = path
+    return path if os.path.isfile(path) else None
 
 
 def asset_url(filename):

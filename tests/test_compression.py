@@ -119,3 +119,51 @@ def test_an_old_or_wrong_hash_is_not_cached_for_a_year(client):
     assert client.get("/static/css/nothing.0123456789.css").status_code == 404
     assert client.get("/static/css/nothing.css").status_code == 404
     assert client.get("/static/../config.py").status_code == 404
+
+
+def test_static_files_carry_no_session_cookie(app, world, login):
+    """A year-long public file is not the place for her session cookie: a shared cache could
+    keep it, and it is bytes on every file of a first load. Pages still renew it."""
+    client = login("beautician1")
+    with app.test_request_context():
+        from flask import url_for
+
+        paths = [url_for("static", filename=name)
+                 for name in ("css/app.css", "js/app.js", "icons/icon-192.png")]
+    for path in paths:
+        response = client.get(path, headers={"Accept-Encoding": "br, gzip"})
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+    page = client.get("/tasks/today")
+    assert page.status_code == 200
+    assert "session=" in page.headers.get("Set-Cookie", "")
+    # the plain (unfingerprinted) name, as the service worker asks for it, too
+    assert "Set-Cookie" not in client.get("/static/css/app.css").headers
+
+
+def test_a_signed_in_request_reads_her_account_and_sign_in_in_one_query(app, world, login):
+    """load_user runs on every signed-in request: one statement for the account and its
+    sign-in row, and a signed-out cookie copy is still refused."""
+    from sqlalchemy import event
+
+    from kq.extensions import db
+
+    client = login("beautician1")
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        if "user_sessions" in statement:
+            seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/healthz").status_code == 200
+        seen.clear()
+        assert client.get("/customers/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1, reads
+    assert "users" in reads[0]
