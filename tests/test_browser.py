@@ -715,3 +715,35 @@ def test_message_links_get_their_text_and_the_buttons_look_as_before(live, phone
     assert all("svg" in (icon or "") for icon in looks["icons"]), looks
     assert looks["log"] == "rgb(180, 35, 90)" and looks["call"] == "rgb(255, 255, 255)", looks
     assert looks["badge"] == "rgb(180, 35, 24)", looks  # red flags' badge, #b42318
+
+
+def test_call_message_and_log_keep_their_label_on_one_line_in_chinese(live, phone):
+    """At 360 px in Chinese, 打电话 and 发短信 broke inside the word (打电 / 话): three buttons
+    of about 95 px, each with its icon and 1 rem of padding a side. They stay one line, in
+    both languages, from 360 px; each still a 44 px target."""
+    app, base = live
+    world = _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    for language in ("zh_Hans", "en"):
+        with app.app_context():
+            load(User, world.users["beautician1"]).locale = language
+            db.session.commit()
+        for width in (360, 390):
+            page.set_viewport_size({"width": width, "height": 844})
+            page.goto(base + "/tasks/today")
+            buttons = page.evaluate("""[...document.querySelectorAll(
+                'li.task .task-actions > a')].filter(a => a.offsetParent).map(a => {
+                const r = a.getBoundingClientRect(), line = parseFloat(getComputedStyle(a).lineHeight)
+                    || 1.2 * parseFloat(getComputedStyle(a).fontSize);
+                const text = document.createRange(); text.selectNodeContents(a);
+                return {text: a.textContent, height: r.height, width: r.width,
+                        lines: Math.round(text.getBoundingClientRect().height / line),
+                        row: Math.round(r.top) === Math.round(a.parentNode
+                            .firstElementChild.getBoundingClientRect().top)}; })""")
+            assert buttons and buttons[0]["text"] in ("打电话", "Call"), buttons
+            assert buttons, (language, width)
+            assert all(b["lines"] == 1 for b in buttons), (language, width, buttons)
+            assert all(b["height"] >= 44 and b["width"] >= 44 for b in buttons), buttons
+            assert all(b["row"] for b in buttons), (language, width, buttons)  # one row
+            assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
