@@ -63,15 +63,19 @@ def register_extensions(app):
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, except that a static file does not renew the cookie: a
-    year-long public answer carries no Set-Cookie for a shared cache to keep, and no 445 bytes
-    more on every file of a first load. A session changed during a static request (nothing
-    does that today) is still saved."""
+    """Flask's signed-cookie session, except for files that are the same for everyone (static
+    files, the manifest, the service worker): they neither renew the cookie nor say
+    `Vary: Cookie`. A year-long public answer carries no Set-Cookie for a shared cache to keep,
+    a first load is 445 bytes a file lighter, and the browser's own cache can reuse the file
+    although the cookie changes on every page. A session changed during such a request
+    (nothing does that today) is still saved as Flask saves it."""
 
-    def should_set_cookie(self, app, session):
-        if request.endpoint == "static" and not session.modified:
-            return False
-        return super().should_set_cookie(app, session)
+    FILES = frozenset({"static", "core.manifest", "core.service_worker"})
+
+    def save_session(self, app, session, response):
+        if request.endpoint in self.FILES and not session.modified:
+            return None
+        return super().save_session(app, session, response)
 
 
 def register_url_converters(app):

@@ -121,7 +121,7 @@ def test_an_old_or_wrong_hash_is_not_cached_for_a_year(client):
     assert client.get("/static/../config.py").status_code == 404
 
 
-def test_static_files_carry_no_session_cookie(app, world, login):
+def test_static_files_carry_no_session_cookie_and_do_not_vary_on_it(app, world, login):
     """A year-long public file is not the place for her session cookie: a shared cache could
     keep it, and it is bytes on every file of a first load. Pages still renew it."""
     client = login("beautician1")
@@ -130,10 +130,12 @@ def test_static_files_carry_no_session_cookie(app, world, login):
 
         paths = [url_for("static", filename=name)
                  for name in ("css/app.css", "js/app.js", "icons/icon-192.png")]
-    for path in paths:
+    for path in paths + ["/manifest.webmanifest", "/sw.js"]:
         response = client.get(path, headers={"Accept-Encoding": "br, gzip"})
         assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers, path
+        # the browser's cache keeps the file although the cookie changes on every page
+        assert "cookie" not in response.headers.get("Vary", "").lower(), path
     page = client.get("/tasks/today")
     assert page.status_code == 200
     assert "session=" in page.headers.get("Set-Cookie", "")
