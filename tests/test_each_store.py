@@ -97,3 +97,37 @@ def test_a_store_that_fails_leaves_nothing_half_made_and_the_others_are_done(app
         made = {store_id for (store_id,) in db.session.execute(select(Task.store_id).distinct())}
         assert made == set(ids) - {broken}
         assert not checklist.day_generated(load(Store, broken), day)
+
+
+def test_a_run_pauses_the_cyclic_collector_and_puts_it_back(app, world, monkeypatch):
+    """generate_day and run_ledger run with gc paused (the rows they make are in no cycle),
+    and leave it as they found it, whether they end well or not, and also when it was off."""
+    import gc
+
+    day = P + timedelta(days=120)
+    seen = []
+    real = checklist._satisfaction
+
+    def watching(d, beauticians):
+        seen.append(gc.isenabled())
+        if d.store.id == world.store2:
+            raise RuntimeError("broke")
+        return real(d, beauticians)
+
+    monkeypatch.setattr(checklist, "_satisfaction", watching)
+    with app.app_context():
+        assert gc.isenabled()
+        generate_day(load(Store, world.store1), day)
+        assert seen == [False] and gc.isenabled()
+        with pytest.raises(RuntimeError):
+            generate_day(load(Store, world.store2), day)
+        db.session.rollback()
+        assert gc.isenabled()
+        run_ledger(load(Store, world.store1), day)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            generate_day(load(Store, world.store1), day + timedelta(days=1))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()

@@ -34,7 +34,7 @@ from kq.extensions import db
 from kq.models import Assignment, Contact, Customer, LedgerEntry, User, Visit, utcnow
 from kq.services import ServiceError
 from kq.services.audit import audit
-from kq.services.checklist import insert_ignoring_duplicates, midnight
+from kq.services.checklist import insert_ignoring_duplicates, midnight, without_cyclic_gc
 
 CATCH_UP_DAYS = 7
 
@@ -257,6 +257,7 @@ def _insert(rewards, penalties):
 MAX_CATCH_UP_DAYS = 400
 
 
+@without_cyclic_gc
 def run_ledger(store, day, *, commit=True, catch_up=CATCH_UP_DAYS, start=None):
     """Rewards and penalties for `day` and the days before it that a run may have missed:
     at least `catch_up` days, and every day since the last complete day counted
