@@ -747,3 +747,30 @@ def test_call_message_and_log_keep_their_label_on_one_line_in_chinese(live, phon
             assert all(b["height"] >= 44 and b["width"] >= 44 for b in buttons), buttons
             assert all(b["row"] for b in buttons), (language, width, buttons)  # one row
             assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+
+
+def test_the_log_panel_takes_the_channel_she_just_used(live, phone):
+    """She taps Message, sends the text, comes back and taps Log: the panel has SMS chosen, so
+    "Reached" is one tap and not recorded as a phone call; after Call it is the phone. A panel
+    already open follows the button tapped after it."""
+    app, base = live
+    _world(app)
+    page = phone.new_page()
+    _sign_in(page, base)
+    # the SMS and phone apps are not there in the test: the tap is followed but goes nowhere
+    page.evaluate("""document.addEventListener('click', e => {
+        if (e.target.closest('a[href^="sms:"], a[href^="tel:"]')) e.preventDefault(); })""")
+    first, second = page.locator("li.task").nth(0), page.locator("li.task").nth(1)
+    checked = "f => f.querySelector('input[name=channel]:checked').value"
+    first.locator('a[href^="sms:"]').click()
+    first.locator("[data-log-open]").click()
+    assert first.locator("form[data-log-form]").evaluate(checked) == "sms"
+    first.locator('a[href^="tel:"]').click()
+    assert first.locator("form[data-log-form]").evaluate(checked) == "phone"
+    first.locator('a[href^="sms:"]').click()
+    first.locator('button[name="outcome"][value="reached"]').click()
+    _outbox_is(page, 0)
+    second.locator("[data-log-open]").click()  # nothing tapped on this one: the phone
+    assert second.locator("form[data-log-form]").evaluate(checked) == "phone"
+    with app.app_context():
+        assert [c.channel for c in db.session.scalars(db.select(Contact))] == ["sms"]

@@ -10,7 +10,7 @@
 //   name never changes content, so it is served from this shell's cache once seen (the
 //   install keeps those the offline page names); offline, a name not seen yet falls back to
 //   the plain name kept with the shell.
-const VERSION = "kq-shell-v11";
+const VERSION = "kq-shell-v12";
 const PAGES = "kq-pages-v1";
 const ALLOWED = "/__today-customers";
 const LIST = /^\/tasks\/today(\/more)?$/;

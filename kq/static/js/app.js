@@ -64,6 +64,21 @@
     return item.getAttribute("data-customer") || (found ? found[1] : "");
   }
 
+  // The channel she just used on an item (Call: the phone, Message: SMS) is the one its log
+  // panel has chosen, also when the panel is already open.
+  function choose(form, channel) {
+    var box = channel && form.querySelector('input[name="channel"][value="' + channel + '"]');
+    if (box) box.checked = true;
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("li.task a[href^='sms:'], li.task a[href^='tel:']");
+    if (!link) return;
+    var item = link.closest("li.task");
+    item.setAttribute("data-channel", link.getAttribute("href").indexOf("sms:") === 0 ? "sms" : "phone");
+    var shown = item.querySelector("form[data-log-form]");
+    if (shown) choose(shown, item.getAttribute("data-channel"));
+  });
+
   // Log on Today: one copy of the form (from its <template>) under the item tapped.
   document.addEventListener("click", function (event) {
     var open = event.target.closest && event.target.closest("[data-log-open]");
@@ -81,6 +96,7 @@
     form.querySelector('[name="csrf_token"]').value = token ? token.content : "";
     form.querySelector('[name="client_id"]').value = window.crypto && crypto.randomUUID ? crypto.randomUUID() : "";
     form.setAttribute("data-inline", "");
+    choose(form, item.getAttribute("data-channel"));
     // A satisfaction callback is about the rating: it is open from the start.
     if (item.classList.contains("kind-satisfaction")) form.querySelector("details.more").open = true;
     item.appendChild(form);
