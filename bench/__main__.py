@@ -30,8 +30,9 @@ def timed(func):
 
 def search_figures(results, stores, goal_ms):
     """Customer search by pinyin initials in a store: p50/p95 of the list query (over the
-    stores given, at random), and the database's account of one (EXPLAIN ANALYZE, BUFFERS on
-    PostgreSQL) printed: the reason for the figure."""
+    stores given, at random; the same 300 cases twice, the second pass measured against the
+    goal), and the database's account of one (EXPLAIN ANALYZE, BUFFERS on PostgreSQL) printed:
+    the reason for the figure."""
     import random
 
     from pypinyin import Style, lazy_pinyin
@@ -53,11 +54,21 @@ def search_figures(results, stores, goal_ms):
                                        Customer.id.in_(matching_ids(store.id, q)))
                 .order_by(Customer.last_visit_at).limit(30))
 
-    timed_cases = []
-    for store, q in cases:
-        started = time.perf_counter()
-        db.session.scalars(query(store, q)).all()
-        timed_cases.append((time.perf_counter() - started, store, q))
+    def run_cases():
+        measured = []
+        for store, q in cases:
+            started = time.perf_counter()
+            db.session.scalars(query(store, q)).all()
+            measured.append((time.perf_counter() - started, store, q))
+        return measured
+
+    # The first pass reads what the phases before it (a chain's generation and ledger write
+    # hundreds of MB) pushed out of the database's buffers: shown, without a goal. The goal is
+    # the search as staff meet it during the day, its pages in memory: the second pass.
+    cold = sorted(t for t, _store, _q in run_cases())
+    results.add("customer search by initials, p95, first pass (pages not in memory)",
+                cold[int(len(cold) * 0.95)] * 1000, "ms")
+    timed_cases = run_cases()
     times = sorted(t for t, _store, _q in timed_cases)
     results.add("customer search by initials, p50", times[len(times) // 2] * 1000, "ms")
     results.at_most("customer search by initials, p95", times[int(len(times) * 0.95)] * 1000,
