@@ -76,6 +76,8 @@ class Config:
     TESTING = False
     REPORTS_DIR = os.environ.get("KQ_REPORTS_DIR") or str(INSTANCE_DIR / "reports")
     REPORT_RETENTION_DAYS = int(_env("KQ_REPORT_RETENTION_DAYS", "7"))
+    # Stores whose daily checklist and ledger run at once on PostgreSQL (SQLite: one by one).
+    KQ_DAILY_WORKERS = max(1, int(_env("KQ_DAILY_WORKERS", "2")))
     # Uploaded spreadsheets while an import is previewed (owner-only files, kept ≤ 7 days).
     IMPORTS_DIR = os.environ.get("KQ_IMPORTS_DIR") or str(INSTANCE_DIR / "imports")
 

@@ -142,15 +142,30 @@ def next_run_at(now=None, tz_name=None):
 @with_app
 def daily_checklists():
     """The scheduled run: re-classify, count yesterday's rewards and penalties, generate
-    today's lists for every store, then book tomorrow's run."""
-    apply_settings()
-    recompute_classifications()
-    run_ledgers()
-    snapshot_dormant_months()
-    cleanup_reports()
-    blank_old_contact_notes()
-    created = generate_checklists()
+    today's lists for every store, then book tomorrow's run. A step that fails is rolled back
+    and logged, the steps after it still run (a ledger that chokes must not leave everyone
+    without her list), tomorrow is booked, and then the first failure is raised, so the job
+    shows as failed with its reason."""
+    import logging
+
+    from kq.extensions import db
+
+    created, failures = None, []
+    for step in (apply_settings, recompute_classifications, run_ledgers,
+                 snapshot_dormant_months, cleanup_reports, blank_old_contact_notes,
+                 generate_checklists):
+        try:
+            result = step()
+        except Exception as error:  # noqa: BLE001 - the other steps still run; raised below
+            db.session.rollback()
+            logging.getLogger(__name__).exception("daily run: %s failed", step.__name__)
+            failures.append(error)
+        else:
+            if step is generate_checklists:
+                created = result
     schedule_daily()
+    if failures:
+        raise failures[0]
     return created
 
 

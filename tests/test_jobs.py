@@ -133,3 +133,26 @@ def test_the_daily_run_books_the_next_one_and_its_own_end_leaves_it_booked(make_
         assert booked.get_status() == "scheduled"
         assert queue.redis.ttl(booked.key) == -1  # kept until it runs
         assert rq_queue.scheduled_job_registry.get_job_ids() == [daily_job_id(tomorrow)]
+
+
+def test_a_failing_step_of_the_daily_run_leaves_the_others_done(app, world, monkeypatch):
+    """The ledger count failing (say a store's data it chokes on) must not leave every
+    beautician without her list, nor the next morning unbooked: each step runs, then the first
+    failure is raised (the job shows failed, with its reason)."""
+    import pytest
+
+    import kq.jobs as jobs
+    from kq.models import ChecklistRun
+
+    booked = []
+    monkeypatch.setattr(jobs, "schedule_daily", lambda *a, **k: booked.append(True))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("ledger went wrong")
+
+    monkeypatch.setattr(jobs, "run_ledgers", broken)
+    with app.app_context():
+        with pytest.raises(RuntimeError, match="ledger went wrong"):
+            jobs.daily_checklists()
+        assert db.session.scalar(select(func.count()).select_from(ChecklistRun)) >= 1
+    assert booked == [True]
