@@ -262,7 +262,8 @@ def _template_gettext():
     def gettext(string, **variables):
         text = texts.get(string)
         if text is None:
-            text = texts[string] = Markup(translations.ugettext(string))
+            # our own catalogue's text, as the i18n extension marks it; the values are escaped
+            text = texts[string] = Markup(translations.ugettext(string))  # nosec B704
         return text % variables
 
     return gettext
