@@ -33,7 +33,7 @@ import pytest
 from kq.extensions import db
 from kq.models import (Campaign, CampaignGift, CampaignTouch, Customer, GiftHandout, ImportJob,
                        LedgerEntry, MessageBatch, MessageScript, OutboundMessage, Report, Store,
-                       User, utcnow)
+                       Task, User, utcnow)
 from kq.services.cards import sell_card
 from kq.services.commitments import make_promise, open_complaint
 from kq.services.gifts import create_gift
@@ -54,6 +54,7 @@ MANAGERS = "LDDOOO"      # /manager/* and other store-wide management: manager a
 MANAGERS_ROW = "LDDOON"  # the same with a row of store 1 in the URL
 MANAGERS_OF = "LFFOON"   # a manager's act on one customer: refund, close, reveal, privacy
 OWNER_ONLY = "LFFFOF"    # switching between stores: only an owner has more than one
+HER_ITEM = "LONNNN"      # an item of her own checklist: nobody else's, managers' included
 
 RULES = {
     # Public: sign-in, the app shell, health.
@@ -82,6 +83,7 @@ RULES = {
     ("tasks.day", "GET"): SIGNED_IN,
     ("tasks.day_more", "GET"): SIGNED_IN,
     ("tasks.export", "GET"): SIGNED_IN,
+    ("tasks.log", "GET"): HER_ITEM,
     ("tasks.switch_store", "POST"): OWNER_ONLY,
     ("calls.index", "GET"): SIGNED_IN,
     ("calls.log", "GET"): HERS,
@@ -257,8 +259,13 @@ def _objects(app, world):
                                        by=manager)
             promise = make_promise(store, customer_id=customer.id, what="送面膜",
                                    due_on=today + timedelta(days=3), staff=staff, by=manager)
+            task = Task(store_id=store.id, staff_id=staff.id, customer_id=customer.id,
+                        kind="callback", due_on=today)
+            db.session.add(task)
+            db.session.flush()
             per[label] = {"customer_id": customer.id, "card_id": card.id,
-                          "complaint_id": complaint.id, "promise_id": promise.id}
+                          "complaint_id": complaint.id, "promise_id": promise.id,
+                          "task_id": task.id}
         gift = create_gift(store, name="面膜", face_value_fen=5000, unit_cost_fen=2000,
                            quantity=5, by=manager)
         report = Report(store_id=store.id, kind="evening", params={"date": today.isoformat()},

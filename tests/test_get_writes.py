@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from kq.extensions import db
-from kq.models import Customer, ImportJob, Report, Store, User, utcnow
+from kq.models import Customer, ImportJob, Report, Store, Task, User, utcnow
 from kq.services.assignments import assign
 from kq.services.cards import sell_card
 from kq.services.commitments import open_complaint
@@ -65,11 +65,13 @@ def _small_world(app, world):
                       requested_by_id=manager.id, status="running", progress=5,
                       started_at=utcnow() - timedelta(hours=2))
         job = ImportJob(store_id=store.id, requested_by_id=manager.id, file_name="a.csv")
-        db.session.add_all([lost, job])
+        task = Task(store_id=store.id, staff_id=b1.id, customer_id=mine.id, kind="callback",
+                    due_on=today)
+        db.session.add_all([lost, job, task])
         db.session.commit()
         return {"customer_id": mine.id, "card_id": card.id, "gift_id": gift.id,
                 "complaint_id": complaint.id, "report_id": lost.id, "import_id": job.id,
-                "user_id": b1.id, "handout_id": 1, "campaign_id": 1, "script_id": 1, "batch_id": 1,
+                "user_id": b1.id, "task_id": task.id, "handout_id": 1, "campaign_id": 1, "script_id": 1, "batch_id": 1,
                 "day": today.isoformat(),
                 "filename": "css/app.css"}
 
