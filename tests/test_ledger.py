@@ -346,6 +346,39 @@ def test_keeping_proposals_asks_first_and_can_be_undone(app, world, login):
         assert _open_proposals() == 3
 
 
+def test_a_kept_customer_is_not_proposed_again_by_the_next_run(app, world, login):
+    """The manager kept them with their beautician; the next night's run looks at the same
+    days again (its catch-up window) and finds the same penalties, counted already: they are
+    not proposed again, and the run rewrites no assignment."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        start = date(2026, 1, 10)
+        for _ in range(3):
+            _customer(world, assigned_on=start, visits=())
+        run_ledger(_store(world), start + timedelta(days=90))
+    client = login("manager")
+    client.post("/manager/proposals/confirm", data={"scope": "all", "action": "keep",
+                                                    "expected": "3"})
+    updates = []
+    with app.app_context():
+        assert _open_proposals() == 0
+        engine = db.engine
+
+        def seen(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("UPDATE ASSIGNMENTS"):
+                updates.append(statement)
+
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            made = run_ledger(_store(world), start + timedelta(days=92))
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert made["penalties"] == 0
+        assert _open_proposals() == 0
+    assert updates == []
+
+
 def _open_proposals():
     return db.session.scalar(select(db.func.count(Assignment.id)).where(
         Assignment.proposed_for_reassignment.is_(True), Assignment.ended_at.is_(None)))

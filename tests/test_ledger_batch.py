@@ -145,3 +145,17 @@ def test_a_long_list_of_entries_goes_in_once(app, world):
         again = run_ledger(store, END, catch_up=DAYS, start=END - timedelta(days=DAYS - 1))
         assert again["penalties"] == len(gone)
         assert sorted(db.session.scalars(select(LedgerEntry.dedupe_key))) == sorted(keys)
+
+
+def test_postgresql_statements_are_planned_for_their_own_values(app):
+    """No server-side prepared statements on PostgreSQL: a generic plan made while a table
+    was empty (the ledger at the start of a run) must not outlive the table's growth."""
+    from kq.extensions import db
+
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            import pytest
+
+            pytest.skip("PostgreSQL only")
+        assert connection.connection.driver_connection.prepare_threshold is None
