@@ -4,13 +4,13 @@ import secrets
 import time
 from functools import wraps
 
-from flask import abort, current_app, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import delete, select
 
 from kq.extensions import db
-from kq.models import MANAGER, OWNER, User, UserSession, utcnow
+from kq.models import MANAGER, OWNER, Store, User, UserSession, utcnow
 
 # What the session cookie carries besides Flask-Login's keys: the sign-in's random token
 # (its row in user_sessions must still exist) and when she signed in (never renewed).
@@ -70,7 +70,8 @@ def load_user(user_id):
     """Her account, if this cookie's sign-in is still open: the row exists (no sign-out, no
     password change or reset, no "sign out everywhere" since) and it began less than the
     absolute lifetime ago. The idle lifetime is the signed cookie's own age limit. One query:
-    the account and its sign-in row together (it runs on every signed-in request)."""
+    the account, its sign-in row and her store together (it runs on every signed-in request;
+    the store then comes from the session's identity map, kq.scoping.current_store)."""
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
@@ -81,12 +82,14 @@ def load_user(user_id):
             or not isinstance(token, str)):
         return None
     found = db.session.execute(
-        select(User, UserSession.created_at)
+        select(User, UserSession.created_at, Store)
         .join(UserSession, UserSession.user_id == User.id)
+        .join(Store, Store.id == User.store_id)
         .where(User.id == user_id, UserSession.token_hash == _digest(token))).first()
     if found is None:
         return None
-    user, began = found
+    user, began, store = found
+    g.kq_user_store = store  # the identity map holds rows weakly: kept for this request
     if not user.active or utcnow() - began > _absolute():
         return None
     return user

@@ -169,3 +169,18 @@ def test_a_signed_in_request_reads_her_account_and_sign_in_in_one_query(app, wor
     reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1, reads
     assert "users" in reads[0]
+    # her store came with it: Today (its day made already) asks for no store of its own
+    assert client.get("/tasks/today").status_code == 200
+    stores = []
+
+    def count_stores(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and \
+                re.search(r"\bFROM stores\b", statement):
+            stores.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_stores)
+    try:
+        assert client.get("/tasks/today").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count_stores)
+    assert stores == [], stores
