@@ -11,11 +11,8 @@ customer of hers has been on a plan. A red flag's detail says whether it is plan
 and its place in the queue ("turn"). The owner's own list is her key customers' birthdays and,
 up to her own target, the key customers of every store whose touch is due (`_owner_touches`).
 """
-import functools
-import gc
 import json
 import math
-import threading
 from calendar import isleap
 from datetime import date, datetime, time, timedelta, timezone
 from operator import itemgetter
@@ -25,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kq.extensions import db
+from kq.gcpause import without_cyclic_gc
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
                        PrepaidCard, Promise, Store, Task, User, Visit)
 from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
@@ -385,34 +383,6 @@ def lock_store_day(store, day):
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
                            {"name": f"kq.checklist:{store.id}:{day.isoformat()}"})
-
-
-_gc_lock = threading.Lock()
-_gc_pausers, _gc_was_enabled = 0, True
-
-
-def without_cyclic_gc(func):
-    """Run func with Python's cyclic garbage collector paused (kept off while any such run is
-    going on, in any thread, and put back as it was after the last). A store's run makes tens
-    of thousands of rows, tuples and dicts, none of them in a cycle, and the collector kept
-    walking them all: about 40% of a store's Python time. Refcounting still frees them."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        global _gc_pausers, _gc_was_enabled
-        with _gc_lock:
-            if _gc_pausers == 0:
-                _gc_was_enabled = gc.isenabled()
-                gc.disable()
-            _gc_pausers += 1
-        try:
-            return func(*args, **kwargs)
-        finally:
-            with _gc_lock:
-                _gc_pausers -= 1
-                if _gc_pausers == 0 and _gc_was_enabled:
-                    gc.enable()
-
-    return wrapper
 
 
 @without_cyclic_gc

@@ -34,7 +34,8 @@ from kq.extensions import db
 from kq.models import Assignment, Contact, Customer, LedgerEntry, User, Visit, utcnow
 from kq.services import ServiceError
 from kq.services.audit import audit
-from kq.services.checklist import insert_ignoring_duplicates, midnight, without_cyclic_gc
+from kq.gcpause import without_cyclic_gc
+from kq.services.checklist import insert_ignoring_duplicates, midnight
 
 CATCH_UP_DAYS = 7
 

@@ -21,7 +21,6 @@ on every element, the cyclic garbage collector walks WeasyPrint's boxes again an
 they are all still in use, and white space between table rows makes boxes that are thrown away.
 The font is not it: subsetting it takes 0.07 s of a 3 s morning sheet."""
 import functools
-import gc
 import io
 import multiprocessing
 import os
@@ -29,6 +28,8 @@ import re
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+
+from kq.gcpause import cyclic_gc_paused
 
 SECTION = "<!--kq:section-->"
 # Sections are joined into this many documents per core: each document makes the file bigger
@@ -95,16 +96,11 @@ def _lay_out(html, base_url):
 def lay_out(html, base_url):
     """(PDF bytes, page count) of `html` laid out by WeasyPrint in this process: the PDF that
     HTML(string=html, base_url=base_url).write_pdf() makes, for less work (see the top)."""
-    enabled = gc.isenabled()
     # Nothing WeasyPrint builds is garbage before the PDF is written: the collector would only
     # walk the boxes over and over (a sixth of the time). Its cycles go at the next collection.
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         document = _lean_html_class()(string=lean_html(html), base_url=base_url).render()
         return document.write_pdf(), len(document.pages)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # White space between the parts of a table (rows, cells, groups) is dropped by the layout
