@@ -143,31 +143,6 @@ def sms_link(phone, quoted_body):
     return f"sms:{national(phone)}?&body={quoted_body}"
 
 
-_GREETING, _GIFT = "\x00greeting\x00", "\x00gift\x00"
-_Q_GREETING, _Q_GIFT = quote(_GREETING, safe=""), quote(_GIFT, safe="")
-
-
-def sms_bodies(staff, store, day):
-    """A function (kind, greeting, gift, own=None) → the URL-quoted text, the same as quoting
-    `message_for(...)`, for a list of many items: each text is filled in and quoted once, and
-    only the customer's own parts are quoted per item. `own` is the store's own text for the
-    kind, if it wrote one (else the default)."""
-    quoted = {}
-
-    def body(kind, greeting, gift="", own=None):
-        template = own or DEFAULTS.get(kind, "")
-        text = quoted.get(template)
-        if text is None:
-            text = quoted[template] = quote(render(template, {
-                "greeting": _GREETING, "staff": staff.display_name,
-                "store": store_signature(store),
-                "date": customer_date(day), "gift": _GIFT}), safe="")
-        text = text.replace(_Q_GREETING, quote(greeting, safe=""))
-        return text.replace(_Q_GIFT, quote(gift or "", safe="")) if _Q_GIFT in text else text
-
-    return body
-
-
 def seed_scripts(store, commit=False):
     """The seeded library (kq/services/messaging/library.py) for a store, in zh-Hans, zh-Hant
     and en. Idempotent: a (channel, purpose, locale, name) the store already has — edited or

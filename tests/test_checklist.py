@@ -285,27 +285,6 @@ def test_kept_items_follow_every_change_the_page_shows(app, login, world):
     assert "is-done" in item() and "is-done" not in first
 
 
-def test_sms_bodies_quote_like_the_whole_text(app, world):
-    from urllib.parse import quote
-    from types import SimpleNamespace
-
-    from kq import scripts
-
-    with app.app_context():
-        store = load(Store, world.store1)
-        staff = SimpleNamespace(display_name="小美 & 朋友")
-        day = date(2026, 3, 8)
-        body = scripts.sms_bodies(staff, store, day)
-        for kind, text in scripts.DEFAULTS.items():
-            customer = SimpleNamespace(greeting_name="梁小姐#1")
-            whole = scripts.message_for(text, customer, staff, store, day, gift="面膜 100%")
-            assert body(kind, "梁小姐#1", "面膜 100%") == quote(whole, safe=""), kind
-        own = "{greeting}，{日期}见。—{staff}"
-        assert body("red_flag", "王姐", own=own) == quote(
-            scripts.message_for(own, SimpleNamespace(greeting_name="王姐"), staff, store, day),
-            safe="")
-
-
 def test_many_items_at_once_insert_once_with_defaults(app, world):
     """Over 100 rows PostgreSQL takes them as one JSON document: same rows, same defaults, and
     duplicates ignored, as the row-by-row statement does on SQLite."""
