@@ -1,8 +1,9 @@
 """Keeping in touch: the contact log (SPEC §4) and the daily checklist items (SPEC §3)."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint,
+                        true)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from kq.extensions import db
 from kq.models.base import TimestampMixin, UTCDateTime
@@ -17,6 +18,18 @@ OPEN, DONE = "open", "done"
 # Kinds regenerated every day while their condition holds: yesterday's undone item is
 # superseded by today's, so only the other kinds are carried forward as overdue.
 DAILY_KINDS = ("red_flag", "relationship_touch")
+
+
+def planned_for(kind, detail):
+    """Whether an item is on its day's plan: every kind due that day is; a daily kind when
+    the day's run planned it (its detail says "plan": true)."""
+    return kind not in DAILY_KINDS or bool((detail or {}).get("plan"))
+
+
+def _planned_default(context):
+    """`planned` of a row inserted without it (insert() of many rows: per row)."""
+    row = context.get_current_parameters()
+    return planned_for(row.get("kind"), row.get("detail"))
 
 
 class Contact(TimestampMixin, db.Model):
@@ -54,7 +67,10 @@ class Task(TimestampMixin, db.Model):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("staff_id", "customer_id", "kind", "due_on"),
-        Index("ix_tasks_store_staff_due", "store_id", "staff_id", "due_on"),
+        # Her list of a day and its counts (the summary reads only this index: no row, no
+        # JSON); its first three columns serve every other read of a staff member's days.
+        Index("ix_tasks_store_staff_due_plan", "store_id", "staff_id", "due_on", "planned",
+              "status", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +82,16 @@ class Task(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(8), default=OPEN)
     detail: Mapped[dict | None] = mapped_column(JSON)  # e.g. {"days": 34} or {"promise_id": 7}
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # On the day's plan (planned_for: from the kind and the detail's "plan"), kept in its own
+    # column so that Today's counts and list need not parse every item's JSON. Set from the
+    # row on every insert (the default) and on every change through the ORM (below).
+    planned: Mapped[bool] = mapped_column(default=_planned_default, server_default=true())
 
     customer = relationship("Customer")
     staff = relationship("User")
+
+    @validates("kind", "detail")
+    def _keep_planned(self, key, value):
+        kind = value if key == "kind" else self.kind
+        self.planned = planned_for(kind, value if key == "detail" else self.detail)
+        return value

@@ -17,7 +17,7 @@ from calendar import isleap
 from datetime import date, datetime, time, timedelta, timezone
 from operator import itemgetter
 
-from sqlalchemy import and_, false, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,20 +25,21 @@ from kq.extensions import db
 from kq.gcpause import without_cyclic_gc
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
                        PrepaidCard, Promise, Store, Task, User, Visit)
+from kq.models.contact import DAILY_KINDS, planned_for
 from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
 from kq.services.settings import apply_pending_settings
 
 UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
 # Kinds asked again every day while their condition holds, and so planned or not: the rest of
-# a day's items are due that day and always on the plan.
-PLANNED_KINDS = ("red_flag", "relationship_touch")
+# a day's items are due that day and always on the plan (kq.models.contact.planned_for).
+PLANNED_KINDS = DAILY_KINDS
 TURN_DAYS = 7  # every dormant customer on some day's plan within this many days
-PLAN_FLAG = Task.detail["plan"].as_boolean()  # SQL; NULL where the detail has no "plan"
 
 
 def on_plan():
-    """SQL: the item is on the day's plan (a kind due that day, or a planned one)."""
-    return or_(Task.kind.not_in(PLANNED_KINDS), func.coalesce(PLAN_FLAG, false()))
+    """SQL: the item is on the day's plan (a kind due that day, or a planned one): its
+    `planned` column, set from the kind and the detail's "plan" when the item is written."""
+    return Task.planned.is_(True)
 
 
 def midnight(store, day):
@@ -54,6 +55,9 @@ def insert_ignoring_duplicates(model, rows, index_elements, *, fresh=False):
     row that another writer added meanwhile makes it fall back to ON CONFLICT DO NOTHING."""
     if not rows:
         return 0
+    if model is Task:  # each row's place on the plan, from its kind and detail
+        rows = [row if "planned" in row else
+                {**row, "planned": planned_for(row["kind"], row.get("detail"))} for row in rows]
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql" and len(rows) > 100:
         if fresh:
@@ -210,14 +214,14 @@ def _plan_red_flags(d, queues):
         return
     recent = dict(((s, c), last) for s, c, last in db.session.execute(
         select(Task.staff_id, Task.customer_id, func.max(Task.due_on))
-        .where(Task.store_id == store.id, Task.kind == "red_flag", PLAN_FLAG,
+        .where(Task.store_id == store.id, Task.kind == "red_flag", Task.planned.is_(True),
                Task.due_on >= day - timedelta(days=TURN_DAYS - 1), Task.due_on < day)
         .group_by(Task.staff_id, Task.customer_id)))
     # A second run of the day plans nobody new beyond what the first one planned.
     already = dict(db.session.execute(
         select(Task.staff_id, func.count()).where(Task.store_id == store.id,
                                                   Task.kind == "red_flag", Task.due_on == day,
-                                                  PLAN_FLAG)
+                                                  Task.planned.is_(True))
         .group_by(Task.staff_id)).all())
     with_card = set(db.session.scalars(
         select(PrepaidCard.customer_id).where(

@@ -10,7 +10,8 @@ from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, get_translations
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import Integer, and_, bindparam, case, func, not_, or_, select, type_coerce
+from sqlalchemy import (Integer, and_, bindparam, case, func, not_, null, or_, select,
+                        type_coerce, union_all)
 
 from kq import labels, pagecache
 from kq.blueprints.tasks import bp
@@ -48,16 +49,18 @@ def _where(everywhere):
 
 
 def _summary(everywhere):
-    today = Task.due_on == _day
-    return select(
-        func.count(case((today, 1))).label("total"),
-        func.count(case((and_(today, Task.status == DONE), 1))).label("done"),
-        func.count(case((and_(today, Task.status == OPEN, Task.kind == "red_flag"), 1)))
-        .label("red"),
-        func.count(case((Task.due_on < _day, 1))).label("overdue"),
-        func.count(case((and_(today, _planned), 1))).label("plan_total"),
-        func.count(case((and_(today, Task.status == DONE, _planned), 1))).label("plan_done")
-    ).where(*_where(everywhere))
+    """The day's items counted by plan, status and kind, then the overdue ones: two ranges of
+    the index ix_tasks_store_staff_due_plan, which holds every column they read (no row, no
+    JSON is opened), in the index's own order (no sort). list_summary adds them up."""
+    staff = ((() if everywhere else (Task.store_id == _store,))
+             + (Task.staff_id == bindparam("staff"),))
+    day = (select(Task.planned, Task.status, Task.kind, func.count().label("n"))
+           .where(*staff, Task.due_on == _day)
+           .group_by(Task.planned, Task.status, Task.kind))
+    overdue = (select(null(), null(), null(), func.count())
+               .where(*staff, Task.due_on < _day, Task.due_on >= _since, Task.status == OPEN,
+                      Task.kind.not_in(DAILY_KINDS)))
+    return union_all(day, overdue)
 
 
 # Order: the plan before the rest; in each, what can't wait, then red flags, then touches
@@ -134,10 +137,28 @@ def list_params(store, staff_id, day, today):
     return {"store": store.id, "staff": staff_id, "day": day, "since": since}
 
 
+def _core():
+    """The session's connection, in its transaction: the list's statements select columns,
+    not entities, so they run as Core statements, without the ORM's execution steps (a third
+    of their cost on a cold Today)."""
+    return db.session.connection()
+
+
 def list_summary(params, everywhere=False):
     """The day's counts: all of it (total, done, open red flags, overdue), the plan's, and what
     waits on "more" (the rest of the day's items, all of them not on the plan)."""
-    summary = dict(db.session.execute(_SUMMARIES[everywhere], params).one()._mapping)
+    summary = dict.fromkeys(("total", "done", "red", "overdue", "plan_total", "plan_done"), 0)
+    for planned, status, kind, n in _core().execute(_SUMMARIES[everywhere], params):
+        if status is None:  # the overdue count (a day's items all have a status)
+            summary["overdue"] += n
+            continue
+        done = status == DONE
+        summary["total"] += n
+        summary["done"] += n if done else 0
+        summary["red"] += n if kind == "red_flag" and status == OPEN else 0
+        if planned:
+            summary["plan_total"] += n
+            summary["plan_done"] += n if done else 0
     summary["more_total"] = summary["total"] - summary["plan_total"]
     summary["more_open"] = (summary["more_total"]
                             - (summary["done"] - summary["plan_done"]))
@@ -146,9 +167,8 @@ def list_summary(params, everywhere=False):
 
 def list_page(params, page=1, part=ALL, everywhere=False):
     """One page of the list (the plan, the rest, or all of it) as plain rows."""
-    return db.session.execute(_STATEMENTS[everywhere, part],
-                              {**params, "limit": PAGE_SIZE,
-                               "offset": (page - 1) * PAGE_SIZE}).all()
+    return _core().execute(_STATEMENTS[everywhere, part],
+                           {**params, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}).all()
 
 
 class Row(NamedTuple):
