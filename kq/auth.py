@@ -7,7 +7,7 @@ from functools import wraps
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from kq.extensions import db
 from kq.models import MANAGER, OWNER, Store, User, UserSession, utcnow
@@ -66,6 +66,15 @@ def _current_row(user_id):
         UserSession.token_hash == _digest(token), UserSession.user_id == user_id))
 
 
+# load_user's statement, built once (building it cost more than running it): the account, its
+# sign-in row and her store for an id and a token's digest.
+SIGNED_IN = (select(User, UserSession.created_at, Store)
+             .join(UserSession, UserSession.user_id == User.id)
+             .join(Store, Store.id == User.store_id)
+             .where(User.id == bindparam("user_id"),
+                    UserSession.token_hash == bindparam("token_hash")))
+
+
 def load_user(user_id):
     """Her account, if this cookie's sign-in is still open: the row exists (no sign-out, no
     password change or reset, no "sign out everywhere" since) and it began less than the
@@ -81,11 +90,8 @@ def load_user(user_id):
     if (not isinstance(issued, int) or time.time() - issued > _absolute().total_seconds()
             or not isinstance(token, str)):
         return None
-    found = db.session.execute(
-        select(User, UserSession.created_at, Store)
-        .join(UserSession, UserSession.user_id == User.id)
-        .join(Store, Store.id == User.store_id)
-        .where(User.id == user_id, UserSession.token_hash == _digest(token))).first()
+    found = db.session.execute(SIGNED_IN, {"user_id": user_id, "token_hash": _digest(token)}
+                               ).first()
     if found is None:
         return None
     user, began, store = found
