@@ -3,6 +3,8 @@ import os
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
 
 from kq import db as _db_events  # noqa: F401 - registers SQLite pragmas and BEGIN IMMEDIATE
 from kq.config import INSTANCE_DIR, Config
@@ -62,6 +64,70 @@ def register_extensions(app):
     app.session_interface = SessionInterface()
 
 
+class _Signer(TimestampSigner):
+    """itsdangerous' signer, deriving its key from the secret once instead of on every
+    signature and check (an HMAC each); signing and checking themselves are unchanged."""
+
+    _derived = {}
+
+    def derive_key(self, secret_key=None):
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        key = (secret, self.salt, self.key_derivation, self.digest_method)
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = super().derive_key(secret)
+        return derived
+
+
+# Only sessions of these values are remembered below (no float: -0.0 equals 0.0 but is
+# written differently; no container: it could change without the session knowing).
+_PLAIN = frozenset({str, int, bool, type(None)})
+_KEPT = 2000  # payloads remembered each way, per process; cleared when full
+
+
+def _plain_key(data):
+    """A key naming the session's values exactly (types too: True == 1), or None."""
+    if type(data) is not dict or not all(type(v) in _PLAIN for v in data.values()):
+        return None
+    return tuple(sorted((k, type(v).__name__, v) for k, v in data.items()))
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """Flask's cookie serializer, remembering the payloads it wrote and read lately. A
+    sign-in's session holds the same few values request after request, so their JSON, zlib
+    and base64 are done once per process, not on every request in and out. The timestamp, the
+    signature and the age limit are computed and checked every time, as before; a payload is
+    remembered only once its signature has been checked (or after writing it)."""
+
+    _dumped = {}  # _plain_key → payload
+    _loaded = {}  # payload → values
+
+    def dump_payload(self, obj):
+        key = _plain_key(obj)
+        if key is None:
+            return super().dump_payload(obj)
+        payload = self._dumped.get(key)
+        if payload is None:
+            payload = super().dump_payload(obj)
+            if len(self._dumped) >= _KEPT:
+                self._dumped.clear()
+            self._dumped[key] = payload
+        return payload
+
+    def load_payload(self, payload, *args, **kwargs):
+        if args or kwargs:
+            return super().load_payload(payload, *args, **kwargs)
+        data = self._loaded.get(payload)
+        if data is None:
+            data = super().load_payload(payload)
+            if _plain_key(data) is None:
+                return data
+            if len(self._loaded) >= _KEPT:
+                self._loaded.clear()
+            self._loaded[payload] = data
+        return dict(data)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, except for files that are the same for everyone (static
     files, the manifest, the service worker): they neither renew the cookie nor say
@@ -71,6 +137,21 @@ class SessionInterface(SecureCookieSessionInterface):
     (nothing does that today) is still saved as Flask saves it."""
 
     FILES = frozenset({"static", "core.manifest", "core.service_worker"})
+
+    _signing = None  # (secret keys, serializer): made once, not twice a request
+
+    def get_signing_serializer(self, app):
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        signing = self._signing
+        if signing is None or signing[0] != keys:
+            serializer = _Serializer(
+                list(keys), salt=self.salt, serializer=self.serializer, signer=_Signer,
+                signer_kwargs={"key_derivation": self.key_derivation,
+                               "digest_method": self.digest_method})
+            signing = self._signing = (keys, serializer)
+        return signing[1]
 
     def save_session(self, app, session, response):
         if request.endpoint in self.FILES and not session.modified:

@@ -3,6 +3,7 @@ the account, a change of role and "sign out everywhere" end every copy of the co
 lasts at most a working day however busy, and ends after the idle lifetime."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
@@ -191,3 +192,31 @@ def test_switching_store_renews_the_owners_sign_in(app, login, world):
             assert db.session.scalar(select(UserSession.created_at)) == START
         clock.tick(timedelta(hours=13, seconds=1))
         assert owner.get("/manager/").status_code == 302
+
+
+def test_the_session_cookie_says_exactly_what_the_session_holds(app):
+    """The cookie serializer remembers payloads it wrote and read (kq.SessionInterface): each
+    still says exactly what its session holds, and signature and age are checked every time."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert serializer is app.session_interface.get_signing_serializer(app)
+    for data in ({"a": True}, {"a": 1}, {"a": "1"}, {"a": None}, {"a": 1.0}, {"a": [1]},
+                 {"a": 1, "b": "x"}, {"b": "x", "a": 1}, {}):
+        for _twice in range(2):
+            back = serializer.loads(serializer.dumps(data), max_age=60)
+            assert back == data
+            assert {k: type(v) for k, v in back.items()} == {k: type(v) for k, v in data.items()}
+    listed = {"a": [1]}
+    serializer.dumps(listed)
+    listed["a"].append(2)
+    assert serializer.loads(serializer.dumps(listed)) == {"a": [1, 2]}
+    read = serializer.loads(serializer.dumps({"a": 1}))
+    read["a"] = 2  # what a request changes is its own copy
+    assert serializer.loads(serializer.dumps({"a": 1})) == {"a": 1}
+    signed = serializer.dumps({"a": 1})
+    with pytest.raises(BadSignature):
+        serializer.loads(signed[:-3] + ("AAA" if not signed.endswith("AAA") else "BBB"))
+    with freeze_time(datetime.now(timezone.utc) + timedelta(hours=1)):
+        with pytest.raises(SignatureExpired):
+            serializer.loads(signed, max_age=60)
