@@ -223,29 +223,39 @@ PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
 HSTS = "max-age=31536000"
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
 def register_security_headers(app):
     https = bool(app.config.get("SESSION_COOKIE_SECURE"))  # KQ_HTTPS=1 (kq/config.py)
+    defaults = tuple((name.lower(), name, value) for name, value in
+                     SECURITY_HEADERS + ((("Strict-Transport-Security", HSTS),) if https else ()))
 
     @app.after_request
     def headers(response):
         from flask import request, session
 
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # Each header is added unless the view set its own (one look at the headers, not a
+        # search per header).
+        present = {name.lower() for name, _value in response.headers.items()}
+        for lowered, name, value in defaults:
+            if lowered not in present:
+                response.headers.add(name, value)
         # What a signed-in user is shown (names, phones, spending) stays out of every cache,
         # the browser's and a proxy's: no-store, unless the view chose its own caching (Today
         # revalidates with private, no-cache; the service worker script). Static files keep
         # theirs. The session is read without the database: it names the signed-in user.
-        if request.endpoint != "static" and "Cache-Control" not in response.headers \
+        if request.endpoint != "static" and "cache-control" not in present \
                 and session.get("_user_id") is not None:
             response.headers["Cache-Control"] = "no-store"
         return response
