@@ -21,8 +21,9 @@ def browser_locale(accept_languages):
 
 def select_locale():
     languages = current_app.config["LANGUAGES"]
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+    user = current_user._get_current_object()  # one look-up, not three
+    if user and user.is_authenticated and user.locale in languages:
+        return user.locale
     if session.get("locale") in languages:
         return session["locale"]
     return browser_locale(request.accept_languages)
@@ -31,7 +32,8 @@ def select_locale():
 def select_timezone():
     from kq.scoping import current_store
 
-    store = current_store() if current_user and current_user.is_authenticated else None
+    user = current_user._get_current_object()
+    store = current_store(user) if user and user.is_authenticated else None
     return store.timezone if store else None
 
 
@@ -60,10 +62,11 @@ def fen(amount_fen):
 
 
 def template_helpers():
-    from kq.scoping import current_store
+    from kq.scoping import current_store, signed_in
 
     locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
-    store = current_store() if current_user.is_authenticated else None
+    user = signed_in()
+    store = current_store(user) if user is not None else None
     return {
         "html_lang": HTML_LANG.get(locale, "zh-Hans"),
         "current_locale": locale,

@@ -6,20 +6,31 @@ from kq.extensions import db
 from kq.models import Store
 
 
-def current_store_id():
-    """Staff see their own store; an owner sees the store she switched to (default: her own)."""
-    if not current_user.is_authenticated:
+def signed_in():
+    """The signed-in user, or None when no one is (an anonymous visitor). current_user looks her
+    up again through five proxies on each use: code asking several things of her calls this
+    once. Outside a request it fails as current_user.is_authenticated does."""
+    user = current_user._get_current_object()
+    return user if user.is_authenticated else None
+
+
+def current_store_id(user=False):
+    """Staff see their own store; an owner sees the store she switched to (default: her own).
+    `user`: signed_in() when the caller has it already."""
+    if user is False:
+        user = signed_in()
+    if user is None:
         return None
-    if current_user.is_owner:
+    if user.is_owner:
         chosen = session.get("store_id")
         if chosen and db.session.get(Store, chosen) is not None:
             return chosen
-    return current_user.store_id
+    return user.store_id
 
 
-def current_store():
+def current_store(user=False):
     # session.get uses the identity map: after the first call in a request it costs no query.
-    store_id = current_store_id()
+    store_id = current_store_id(user)
     return db.session.get(Store, store_id) if store_id else None
 
 
