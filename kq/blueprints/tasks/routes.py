@@ -3,17 +3,21 @@ list one tap away ("more"), and past days. The owner's list spans every store.""
 import json
 import re
 from datetime import date, timedelta
+from itertools import groupby
+from operator import attrgetter
 from typing import NamedTuple
 
 from babel.dates import format_skeleton
 from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, get_translations
 from flask_login import current_user, login_required
+from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import (Integer, and_, bindparam, case, func, not_, null, or_, select,
                         type_coerce, union_all)
 
 from kq import labels, pagecache
+from kq.fragments import kept
 from kq.blueprints.tasks import bp
 from kq.blueprints.tasks.items import DAILY_KINDS, GROUPS, ORDER, count_label, why
 from kq.extensions import db
@@ -23,7 +27,7 @@ from kq.models import Customer, MessageTemplate, PrepaidCard, Store, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
 from kq.scoping import accessible_stores, current_store
-from kq.scripts import DEFAULTS, customer_date, render, store_signature, tel_href
+from kq.scripts import DEFAULTS, customer_date, render, store_signature
 from kq.services.checklist import ensure_day, on_plan
 from kq.services.contacts import RATED_OUTCOMES
 
@@ -235,41 +239,71 @@ class _Texts:
 
 
 def _rows(items, store, day, today, stores):
+    """The page's rows (Row) from the list's rows: each read once as a plain tuple (in the
+    page statement's column order), each birthday formatted once."""
     tr, tz, locale = memo_gettext(), store.tz, get_locale()
     texts = _Texts(current_user, store, today, stores)
+    dormant_after, birthdays = store.dormant_after_days, {}
+    is_today = day == today
 
     def birthday(iso):
-        return format_skeleton("MMMd", date.fromisoformat(iso), locale=locale)
+        text = birthdays.get(iso)
+        if text is None:
+            text = birthdays[iso] = format_skeleton("MMMd", date.fromisoformat(iso),
+                                                    locale=locale)
+        return text
 
     rows = []
-    for item in items:
-        detail = item.detail or {}
-        done = item.status == DONE
+    for (task_id, kind, status, due_on, detail, store_id, customer_id, name, phone, is_key,
+         since, never, sessions_left, balance_fen, sms_body) in items:
+        detail = detail or {}
+        done = status == DONE
         handout, promise = detail.get("handout_id"), detail.get("promise_id")
-        elsewhere = item.store_id if stores and item.store_id != store.id else None
-        days = (today - item.since.astimezone(tz).date()).days
+        elsewhere = store_id if stores and store_id != store.id else None
+        days = (today - since.astimezone(tz).date()).days
         sms = text = gift = None
-        if can_text(item.phone):
-            sms = f"sms:{national(item.phone)}"
-            key, gifted = texts.key(item.kind, item.store_id, detail.get("script")
-                                    or item.sms_body or DEFAULTS.get(item.kind, ""))
-            text = None if key == item.kind else key
-            gift = (detail.get("gift") or "") if gifted else None
+        if phone:
+            number = national(phone)
+            tel = f"tel:{number}"
+            if can_text(phone):
+                sms = f"sms:{number}"
+                key, gifted = texts.key(kind, store_id, detail.get("script") or sms_body
+                                        or DEFAULTS.get(kind, ""))
+                text = None if key == kind else key
+                gift = (detail.get("gift") or "") if gifted else None
+        else:
+            tel = None
+        sessions_left, balance_fen = sessions_left or 0, balance_fen or 0
+        red_flag = kind == "red_flag"
         rows.append(Row(
-            item.id, item.kind, GROUPS.get(item.kind, "due"), done, item.due_on < day,
-            item.due_on, item.customer_id, item.greeting_name,
-            item.kind == "red_flag" and bool(item.is_key),
-            count_label(item.kind, detail, days, item.never, birthday, tr),
-            item.kind == "red_flag" and days >= store.dormant_after_days,
-            why(item.kind, detail, tr),
-            (item.sessions_left or 0, item.balance_fen or 0)
-            if (item.sessions_left or 0) > 0 or (item.balance_fen or 0) > 0 else None,
-            tel_href(item.phone), sms, text, gift,
-            handout, promise, detail.get("complaint_id"),
-            stores[item.store_id].name if stores and item.store_id in stores else None,
+            task_id, kind, GROUPS.get(kind, "due"), done, due_on < day, due_on, customer_id,
+            name, red_flag and bool(is_key),
+            count_label(kind, detail, days, never, birthday, tr),
+            red_flag and days >= dormant_after,
+            why(kind, detail, tr),
+            (sessions_left, balance_fen) if sessions_left > 0 or balance_fen > 0 else None,
+            tel, sms, text, gift, handout, promise, detail.get("complaint_id"),
+            stores[store_id].name if stores and store_id in stores else None,
             elsewhere,
-            day == today and not done and bool(handout or promise or elsewhere)))
+            is_today and not done and bool(handout or promise or elsewhere)))
     return rows, texts
+
+
+def _groups(rows):
+    """The rows by group, in the order of the groups' names (as Jinja's groupby gave them):
+    what is due, then red flags, then touches."""
+    return [(group, list(items))
+            for group, items in groupby(sorted(rows, key=attrgetter("group")),
+                                        key=attrgetter("group"))]
+
+
+@pass_context
+def _kept_items(context, rows, macro, today):
+    """A group's items as HTML, in one call from the template: each item kept between
+    requests (kq.fragments, keyed by its whole row), except one with a form, which carries
+    this session's CSRF token and is rendered each time."""
+    return Markup("".join([macro(t) if t.has_form else kept(context, ("task", today, t), macro, t)
+                           for t in rows]))
 
 
 def _template_gettext():
@@ -334,6 +368,7 @@ def _render_day(store, day, part=PLAN):
         page=page, pages=pages, page_size=PAGE_SIZE, here=here, more=more, base=base,
         kind_names=labels.KINDS, target=store.daily_contact_target, everywhere=everywhere,
         rated=RATED_OUTCOMES, _=gettext, gettext=gettext,
+        groups=_groups(rows), kept_items=_kept_items,
         texts=texts.json() if day == today and texts.table else None,
         today_pages=f"{pages} {more_pages}" if day == today and part == PLAN and page == 1
         else None,
