@@ -19,7 +19,7 @@ import re
 import threading
 
 import brotli
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_compress import Compress
 
 from kq import pagecache
@@ -33,6 +33,7 @@ _lock = threading.Lock()
 _hashes = {}  # path → (mtime_ns, size, hash)
 _packed = {}  # (path, hash, encoding) → bytes
 _paths = {}  # (static folder, filename) → its real path inside the folder
+_urls = {}  # (script root, filename, hash) → url_for('static', filename=filename)
 
 
 def init_app(app):
@@ -47,6 +48,7 @@ def init_app(app):
     app.config.setdefault("COMPRESS_CACHE_BACKEND", pagecache.CompressedPages)
     Compress(app)
     app.url_defaults(_fingerprint)
+    app.jinja_env.globals["static_url"] = static_url
     app.view_functions["static"] = _static
 
 
@@ -81,14 +83,45 @@ def _path(filename):
     return path if os.path.isfile(path) else None
 
 
+def _file_digest(filename):
+    """file_hash of the named file inside the static folder, or None (outside it, no such
+    file, not a file): one stat, where _path and file_hash would take two."""
+    key = (current_app.static_folder, filename)
+    path = _paths.get(key) or _path(filename)
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    seen = _hashes.get(path)
+    if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
+        return seen[2]
+    return file_hash(path) if os.path.isfile(path) else None
+
+
 def asset_url(filename):
     """The fingerprinted name of a static file (what url_for('static') gives)."""
-    path = _path(filename)
-    digest = file_hash(path) if path else None
+    digest = _file_digest(filename)
     if digest is None:
         return filename
     stem, ext = os.path.splitext(filename)
     return f"{stem}.{digest}{ext}"
+
+
+def static_url(filename):
+    """url_for('static', filename=filename), the same URL, for the files every page names
+    (base.html): kept per file and its current hash (the file is still looked at each time),
+    without building the URL again."""
+    key = (request.script_root, filename, _file_digest(filename))
+    url = _urls.get(key)
+    if url is None:
+        url = url_for("static", filename=filename)
+        with _lock:
+            if len(_urls) >= 1000:
+                _urls.clear()
+            _urls[key] = url
+    return url
 
 
 def _fingerprint(endpoint, values):

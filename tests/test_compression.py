@@ -184,3 +184,25 @@ def test_a_signed_in_request_reads_her_account_and_sign_in_in_one_query(app, wor
     finally:
         event.remove(engine, "before_cursor_execute", count_stores)
     assert stores == [], stores
+
+
+def test_the_layouts_static_urls_are_url_fors(app, tmp_path):
+    """base.html names its files with static_url (kept per file and hash): the same URL as
+    url_for('static'), also under a script root, and a changed file gets its new name."""
+    from flask import url_for
+
+    from kq.assets import static_url
+
+    names = ("css/app.css", "js/app.js", "icons/icon-192.png", "no-such.css", "../app.py", "css")
+    for root in ("", "/kq"):
+        with app.test_request_context("/", environ_overrides={"SCRIPT_NAME": root}):
+            for name in names:
+                assert static_url(name) == static_url(name) == url_for("static", filename=name)
+            assert static_url("css/app.css").startswith(root + "/static/css/app.")
+    (tmp_path / "a.css").write_text("a {}")
+    app.static_folder = str(tmp_path)
+    with app.test_request_context("/"):
+        before = static_url("a.css")
+        (tmp_path / "a.css").write_text("b { color: red }")
+        after = static_url("a.css")
+        assert before != after == url_for("static", filename="a.css")
