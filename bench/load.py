@@ -115,12 +115,29 @@ def wire_bytes(requests, session, base):
     return total, names, response.headers.get("Content-Encoding", "")
 
 
-def wrk(path, base, cookie, seconds, extra=()):
+def cpu_seconds(pids):
+    """The CPU time (user and system) these processes have used so far, in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(path, server, cookie, seconds, extra=()):
+    """req/s, p95 (ms), errors, and the CPU the server's workers spent per answer (ms): the
+    cost of a request apart from how many cores the machine has and what else runs on it."""
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
                str(ROOT / "bench" / "p95.lua"), "-H", f"Cookie: {cookie}"]
     for header in extra:
         command += ["-H", header]
-    out = subprocess.run(command + [base + path], capture_output=True, text=True).stdout
+    workers = server.workers()[1]
+    before = cpu_seconds(workers)
+    out = subprocess.run(command + [server.base + path], capture_output=True, text=True).stdout
+    spent = cpu_seconds(workers) - before
     line = next((x for x in out.splitlines() if x.startswith("KQ ")), None)
     if line is None:
         return None
@@ -128,7 +145,7 @@ def wrk(path, base, cookie, seconds, extra=()):
     if int(f["requests"]) == 0:
         return None  # not one answer in the time: no figure
     return (int(f["requests"]) / (int(f["duration_us"]) / 1e6), int(f["p95_us"]) / 1000,
-            int(f["errors"]))
+            int(f["errors"]), spent * 1000 / int(f["requests"]))
 
 
 def load_figures(results, database_url, username, runs, seconds):
@@ -163,13 +180,15 @@ def load_figures(results, database_url, username, runs, seconds):
         got = {name: [] for name, *_ in cases}
         for round_ in range(runs):
             for name, server, path, extra in cases:
-                figure = wrk(path, server.base, cookie, seconds, extra)
+                figure = wrk(path, server, cookie, seconds, extra)
                 if figure is not None:
                     got[name].append(figure)
             results.say(f"load round {round_ + 1} of {runs}: " + ", ".join(
-                f"{name} {got[name][-1][0]:.0f} req/s" for name in got if got[name]))
+                f"{name} {got[name][-1][0]:.0f} req/s (p95 {got[name][-1][1]:.0f} ms, "
+                f"{got[name][-1][3]:.1f} ms CPU)" for name in got if got[name]))
         med = {name: (statistics.median(r[0] for r in rows),
-                      statistics.median(r[1] for r in rows), sum(r[2] for r in rows))
+                      statistics.median(r[1] for r in rows), sum(r[2] for r in rows),
+                      statistics.median(r[3] for r in rows))
                for name, rows in got.items() if rows}
         pinyin = requests.get(warm.base + "/bench/pinyin").text.strip()
         peaks = {"warm": [peak_rss_mb(pid) for pid in warm.workers()[1]],
@@ -187,18 +206,22 @@ def load_figures(results, database_url, username, runs, seconds):
 
     for name, label in (("warm", f"Today warm (her page again and again), {items} items"),
                         ("cold", "Today cold (KQ_PAGE_CACHE=0, every request renders)")):
-        rps, p95, errors = med.get(name, (None, None, 0))
+        rps, p95, errors, cpu = med.get(name, (None, None, 0, None))
         limit_ratio, limit_p95 = (1.0, 30) if name == "warm" else (0.8, 50)
         results.add(f"{label}, req/s ({errors} errors)", rps, "req/s")
         results.at_least(f"{label}, × floor page", ratio(name, floor_rps), "×", limit_ratio)
         results.at_most(f"{label}, p95", p95, "ms", limit_p95, f"< {limit_p95} ms")
-    rps, p95, errors = med.get("304", (None, None, 0))
+        results.add(f"{label}, worker CPU per request", cpu, "ms")
+    rps, p95, errors, _cpu = med.get("304", (None, None, 0, None))
     results.add(f"Today repeat load with If-None-Match, req/s ({errors} errors)"
                 if not_modified else "Today with If-None-Match: no 304 (no ETag)", rps, "req/s")
     results.at_least("Today 304, × hello world", ratio("304", hello_rps), "×", 0.5)
     results.add("floor page (same queries, bare template), req/s", floor_rps, "req/s")
     results.add("floor page, p95", med.get("floor", (0, None))[1], "ms")
+    results.add("floor page, worker CPU per request", med.get("floor", (0, 0, 0, None))[3], "ms")
     results.add("hello-world Flask route, req/s", hello_rps, "req/s")
+    results.add("hello-world, worker CPU per request", med.get("hello", (0, 0, 0, None))[3],
+                "ms")
     results.at_most(f"Today first load on the wire (br/gzip: {encoding or 'none'}; page + "
                     f"{len(assets)} static files)", wire / 1024, "KB", 25)
     results.add("Today HTML, uncompressed", len(html.encode()) / 1024, "KB")
