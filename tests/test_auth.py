@@ -148,3 +148,26 @@ def test_the_demo_accounts_keep_their_published_password(app):
     from kq.passwords import password_problem
 
     assert DEMO_PASSWORD == "demo1234" and password_problem(DEMO_PASSWORD) is not None
+
+
+def test_a_sign_in_starts_with_a_new_csrf_secret(make_app, world):
+    """Signing in gives the session a new CSRF secret at once (the one from before signing in
+    is gone with the rest of that session), so her pages' tokens are checked against it and
+    a page does not change the session just to make one."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    with client.session_transaction() as session:
+        before = session["csrf_token"]
+    assert client.post("/login", data={"username": "beautician1", "password": "secret-pass-1",
+                                       "csrf_token": token}).status_code == 302
+    with client.session_transaction() as session:
+        after = session["csrf_token"]
+    assert after != before
+    page = client.get("/tasks/today")
+    with client.session_transaction() as session:
+        assert session["csrf_token"] == after
+    fresh = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))[1]
+    assert client.post("/lang", data={"locale": "en", "csrf_token": token}).status_code == 400
+    assert client.post("/lang", data={"locale": "en", "csrf_token": fresh}).status_code == 302

@@ -1,11 +1,12 @@
 """Sign-in, sign-out and changing one's own password. Failed sign-ins are throttled per IP and
 per username in storage every worker shares (kq/throttle.py) and audited; an account with a
 temporary password goes to the password page first, wherever she goes."""
-from flask import (flash, jsonify, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (current_app, flash, g, jsonify, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 
 from kq import throttle
 from kq.auth import end_all_sessions, end_session, start_session
@@ -16,6 +17,7 @@ from kq.extensions import db
 from kq.formtools import show_errors
 from kq.models import User, utcnow
 from kq.redirects import safe_next
+from kq.scoping import signed_in
 from kq.services import ServiceError
 from kq.services.audit import audit
 from kq.services.staff import change_own_password
@@ -76,6 +78,10 @@ def login():
             session.permanent = True
             login_user(user, remember=False)
             start_session(user)
+            # Her CSRF secret, new with the session: her first page need not change the
+            # session to make one (a page's token is still signed afresh each request).
+            g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+            generate_csrf()
             if locale and not user.locale:
                 user.locale = locale
             user.last_login_at = utcnow()
@@ -130,7 +136,8 @@ def logout_everywhere():
 def temporary_password_first():
     if request.endpoint in OPEN_WITH_TEMPORARY_PASSWORD or request.endpoint is None:
         return None
-    if not current_user.is_authenticated or not current_user.must_change_password:
+    user = signed_in()  # one look-up of current_user, not two
+    if user is None or not user.must_change_password:
         return None
     if request.path.startswith("/api/"):  # the outbox keeps its entries and tries later
         return jsonify(error="password_change_required",
