@@ -36,7 +36,7 @@ def create_app(config=None):
 def register_extensions(app):
     from kq import models  # noqa: F401 - every table known to metadata and Alembic
     from kq.extensions import babel, csrf, db, limiter, login_manager, migrate, queue
-    from kq.i18n import select_locale, select_timezone, template_helpers
+    from kq.i18n import parent_url, select_locale, select_timezone, template_helpers
     from kq.models.base import render_item
 
     db.init_app(app)
@@ -54,6 +54,7 @@ def register_extensions(app):
     from kq.fragments import kept
 
     app.jinja_env.globals["kept"] = kept
+    app.jinja_env.globals["parent_url"] = parent_url
 
     from kq.auth import load_user, localized_login_message, unauthorized
 

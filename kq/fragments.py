@@ -14,9 +14,15 @@ _kept = {}
 
 @pass_context
 def kept(context, key, macro, *args, **kwargs):
+    """`macro` is the macro itself, or "template:name" for a macro the template need not
+    import on every page: it is imported (as `{% from template import name %}` does) only
+    when the piece is not kept yet."""
     key = (context.get("current_locale"), key)
     html = _kept.get(key)
     if html is None:
+        if isinstance(macro, str):
+            template, _colon, name = macro.partition(":")
+            macro = getattr(context.environment.get_template(template).module, name)
         if len(_kept) >= LIMIT:
             _kept.clear()
         html = _kept[key] = macro(*args, **kwargs)

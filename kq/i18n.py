@@ -1,5 +1,5 @@
 """Language and timezone choice per user, and helpers every template can use."""
-from flask import current_app, request, session
+from flask import current_app, request, session, url_for
 from flask_babel import format_date, get_locale, get_translations
 from flask_login import current_user
 
@@ -75,3 +75,51 @@ def template_helpers():
         "fen": fen,
         "format_date": format_date,
     }
+
+
+# The page above this one, for the header's back control (base.html). Installed on a phone
+# (display: standalone) there is no browser back, so every page below a tab says where "‹"
+# goes: a card's own pages to the card, a few pages to their list, the rest to their tab's
+# root. A tab's root, sign-in and the offline page have none. Pages override the block
+# back_url in base.html (the card: the list she opened it from).
+NO_PARENT = frozenset({"tasks.today", "customers.index", "calls.index", "manager.index",
+                       "core.more", "core.offline", "auth.login"})
+TAB_ROOTS = {"tasks": "tasks.today", "customers": "customers.index", "calls": "calls.index",
+             "gifts": "gifts.index", "manager": "manager.index", "reports": "manager.index",
+             "core": "core.more", "auth": "core.more"}
+LIST_OF = {"gifts.index": "core.more", "reports.show": "reports.index",
+           "manager.staff_new": "manager.staff", "manager.staff_edit": "manager.staff",
+           "manager.import_show": "manager.import_index"}
+
+
+def parent_url():
+    """The URL of the page above this one, or "" (a template global: a function, where a
+    macro imported with context cost a module made afresh on every page)."""
+    from kq.scoping import signed_in
+
+    endpoint = request.endpoint or ""
+    if endpoint in NO_PARENT or signed_in() is None:
+        return ""
+    customer_id = (request.view_args or {}).get("customer_id")
+    asked = request.args.get("customer_id", "")
+    if customer_id and endpoint != "customers.detail":
+        return url_for("customers.detail", customer_id=customer_id)
+    if endpoint == "calls.log" and asked.isdigit() and len(asked) < 10:
+        return url_for("customers.detail", customer_id=_as_int(asked))
+    if endpoint in LIST_OF:
+        return url_for(LIST_OF[endpoint])
+    section = endpoint.split(".")[0]
+    if section in TAB_ROOTS:
+        return url_for(TAB_ROOTS[section])
+    return ""
+
+
+def _as_int(text):
+    """Jinja's int filter: the number, else 0 (a digit str.isdigit knows and int does not)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(float(text))
+        except (ValueError, OverflowError):
+            return 0
