@@ -30,7 +30,30 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address)
+
+
+class EveryRequestLimiter(Limiter):
+    """Flask-Limiter, without its check before every request while no limit applies to every
+    request: no application, default, blueprint or in-memory fallback limit, nor a hint that
+    a view's inner callable is limited (Keqing declares no limit today; sign-in is throttled
+    by kq/throttle.py). A limit declared on a view, as a decorator or `with limiter.limit()`,
+    is checked by that view as before, and declaring one of the others brings the check
+    back."""
+
+    def _check_request_limit(self, callable_name=None, in_middleware=True):
+        if in_middleware and not self.limits_every_request():
+            return None
+        return super()._check_request_limit(callable_name=callable_name,
+                                            in_middleware=in_middleware)
+
+    def limits_every_request(self):
+        manager = self.limit_manager
+        return bool(manager._application_limits or manager._default_limits
+                    or manager._blueprint_limits or manager._endpoint_hints
+                    or self._in_memory_fallback)
+
+
+limiter = EveryRequestLimiter(key_func=get_remote_address)
 
 from kq.queue import JobQueue  # noqa: E402 - kept beside the other holders
 

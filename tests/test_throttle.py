@@ -278,3 +278,53 @@ def test_behind_one_proxy_the_server_counts_by_x_forwarded_for(server):
     assert live.sign_in("beautician1", PASSWORD, **phone).status_code == 429
     other_phone = {"X-Forwarded-For": "198.51.100.8"}
     assert live.sign_in("beautician1", PASSWORD, **other_phone).status_code == 302
+
+
+def test_limits_are_checked_without_a_check_before_every_request():
+    """kq.extensions.EveryRequestLimiter skips Flask-Limiter's before-request check while no
+    limit applies to every request (none does in Keqing): a view's own limit still answers
+    429, and an application-wide limit brings the check back."""
+    from flask import Blueprint, Flask
+    from flask_limiter.util import get_remote_address
+
+    from kq.extensions import EveryRequestLimiter, limiter
+
+    def make(**kwargs):
+        app = Flask(__name__)
+        app.config.update(RATELIMIT_STORAGE_URI="memory://")
+        lim = EveryRequestLimiter(key_func=get_remote_address, **kwargs)
+        bp = Blueprint("limited", __name__)
+
+        @app.route("/view")
+        @lim.limit("1 per day")
+        def view():
+            return "ok"
+
+        @app.route("/inner")
+        def inner():
+            with lim.limit("1 per day"):
+                return "ok"
+
+        @app.route("/free")
+        def free():
+            return "ok"
+
+        @bp.route("/bp")
+        def in_blueprint():
+            return "ok"
+
+        lim.limit("1 per day")(bp)
+        app.register_blueprint(bp)
+        lim.init_app(app)
+        return app, lim
+
+    app, lim = make()
+    client = app.test_client()
+    for path in ("/view", "/inner", "/bp"):
+        assert [client.get(path).status_code for _ in range(2)] == [200, 429], path
+    assert {client.get("/free").status_code for _ in range(3)} == {200}
+    app, lim = make(application_limits=["2 per day"])
+    assert lim.limits_every_request()
+    client = app.test_client()
+    assert [client.get("/free").status_code for _ in range(3)] == [200, 200, 429]
+    assert not limiter.limits_every_request()  # Keqing's own: nothing limits every request
