@@ -84,6 +84,11 @@ class Config:
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret()
         self.SQLALCHEMY_DATABASE_URI = _database_url()
+        if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            # The ping finds a server connection dropped while pooled (PostgreSQL); a SQLite
+            # file has no server to drop it, and the ping was a statement on every request.
+            self.SQLALCHEMY_ENGINE_OPTIONS = {**self.SQLALCHEMY_ENGINE_OPTIONS,
+                                              "pool_pre_ping": False}
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
 
 

@@ -77,3 +77,16 @@ def test_variables_left_empty_in_a_copied_env_file_take_their_defaults(monkeypat
     finally:
         monkeypatch.undo()
         importlib.reload(kq.config)
+
+
+def test_pooled_connections_are_pinged_only_where_a_server_can_drop_them(monkeypatch):
+    """PostgreSQL connections are pinged as they leave the pool (a restarted server dropped
+    them); a SQLite file's are not, a statement saved on every request."""
+    from kq.config import Config
+
+    monkeypatch.setenv("SECRET_KEY", "test-only")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kq@db/kq")
+    assert Config().SQLALCHEMY_ENGINE_OPTIONS["pool_pre_ping"] is True
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/kq-test-ping.db")
+    assert Config().SQLALCHEMY_ENGINE_OPTIONS["pool_pre_ping"] is False
+    assert Config.SQLALCHEMY_ENGINE_OPTIONS == {"pool_pre_ping": True}  # the class keeps it
