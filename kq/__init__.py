@@ -1,7 +1,7 @@
 """Keqing (客情): the application factory. No side effects beyond wiring, and the umask."""
 import os
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import want_bytes
@@ -42,6 +42,9 @@ def register_extensions(app):
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True, render_item=render_item)
     csrf.init_app(app)
+    # Templates' csrf_token() (a global, and Flask-WTF's context processor, which ours follows)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     babel.init_app(app, default_locale=app.config["BABEL_DEFAULT_LOCALE"],
                    default_timezone=app.config["BABEL_DEFAULT_TIMEZONE"],
                    locale_selector=select_locale, timezone_selector=select_timezone)
@@ -127,6 +130,34 @@ class _Serializer(URLSafeTimedSerializer):
                 self._loaded.clear()
             self._loaded[payload] = data
         return dict(data)
+
+
+_csrf_serializers = {}  # secret key → the serializer that signs CSRF tokens with it
+
+
+def csrf_token():
+    """flask_wtf.csrf.generate_csrf as templates call it: the same token, kept in g for the
+    request (forms then use it too), its secret in the session, signed by a serializer made
+    once per secret key rather than once per page. No secret in the session yet, or no key:
+    generate_csrf itself (it makes the secret, or says what is missing)."""
+    from flask import g, session
+    from flask_wtf.csrf import generate_csrf
+
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    secret = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+    if field is None or secret is None or field in g:
+        return generate_csrf()
+    raw = session.get(field)
+    if not isinstance(raw, str):
+        return generate_csrf()
+    serializer = _csrf_serializers.get(secret)
+    if serializer is None:
+        serializer = _csrf_serializers[secret] = URLSafeTimedSerializer(
+            secret, salt="wtf-csrf-token", signer=_Signer)
+    token = serializer.dumps(raw)
+    setattr(g, field, token)
+    return token
 
 
 class SessionInterface(SecureCookieSessionInterface):

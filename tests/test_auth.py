@@ -171,3 +171,30 @@ def test_a_sign_in_starts_with_a_new_csrf_secret(make_app, world):
     fresh = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))[1]
     assert client.post("/lang", data={"locale": "en", "csrf_token": token}).status_code == 400
     assert client.post("/lang", data={"locale": "en", "csrf_token": fresh}).status_code == 302
+
+
+def test_templates_csrf_token_is_flask_wtfs(make_app, world):
+    """Templates sign their CSRF token with a serializer kept per key (kq.csrf_token): the
+    token Flask-WTF would make, checked by it, the one the page's forms carry."""
+    from flask import g, render_template_string
+    from flask_wtf.csrf import generate_csrf, validate_csrf
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.test_request_context("/"):
+        first = render_template_string("{{ csrf_token() }}")  # no secret yet: Flask-WTF's
+        assert first == generate_csrf()
+        validate_csrf(first)
+        g.pop("csrf_token")
+        token = render_template_string("{{ csrf_token() }}")
+        assert token == g.csrf_token == generate_csrf() == render_template_string(
+            "{{ csrf_token() }}")
+        validate_csrf(token)
+        g.pop("csrf_token")
+        assert app.jinja_env.globals["csrf_token"]() == generate_csrf()
+        validate_csrf(generate_csrf())
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    meta = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]
+    field = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    assert meta == field
+    assert client.post("/lang", data={"locale": "en", "csrf_token": meta}).status_code == 302
