@@ -26,7 +26,7 @@ from kq.masking import can_text, national
 from kq.models import Customer, MessageTemplate, PrepaidCard, Store, Task
 from kq.models.base import UTCDateTime
 from kq.models.contact import DONE, OPEN
-from kq.scoping import accessible_stores, current_store
+from kq.scoping import accessible_stores, current_store, signed_in
 from kq.scripts import DEFAULTS, customer_date, render, store_signature
 from kq.services.checklist import ensure_day, on_plan
 from kq.services.contacts import RATED_OUTCOMES
@@ -238,11 +238,11 @@ class _Texts:
                           separators=(",", ":")).translate(_JSON_ESCAPES)
 
 
-def _rows(items, store, day, today, stores):
+def _rows(items, store, day, today, stores, user):
     """The page's rows (Row) from the list's rows: each read once as a plain tuple (in the
     page statement's column order), each birthday formatted once."""
     tr, tz, locale = memo_gettext(), store.tz, get_locale()
-    texts = _Texts(current_user, store, today, stores)
+    texts = _Texts(user, store, today, stores)
     dormant_after, birthdays = store.dormant_after_days, {}
     is_today = day == today
 
@@ -302,8 +302,9 @@ def _kept_items(context, rows, macro, today):
     """A group's items as HTML, in one call from the template: each item kept between
     requests (kq.fragments, keyed by its whole row), except one with a form, which carries
     this session's CSRF token and is rendered each time."""
-    return Markup("".join([macro(t) if t.has_form else kept(context, ("task", today, t), macro, t)
-                           for t in rows]))
+    # the macros' own HTML, escaped by Jinja as they were made, joined: nothing else is added
+    return Markup("".join([macro(t) if t.has_form  # nosec B704
+                           else kept(context, ("task", today, t), macro, t) for t in rows]))
 
 
 def _template_gettext():
@@ -339,22 +340,24 @@ def _prepare(store, day):
 def _serve(store, day, part=PLAN):
     """The day's page, reused while nothing on it has changed (kq.pagecache)."""
     store = _prepare(store, day)
-    return pagecache.serve(lambda: _render_day(store, day, part), user=current_user,
-                           store=store, day=day, everywhere=current_user.is_owner,
+    user = signed_in()
+    return pagecache.serve(lambda: _render_day(store, day, part, user), user=user,
+                           store=store, day=day, everywhere=user.is_owner,
                            parts=(part, store.today().isoformat()))
 
 
-def _render_day(store, day, part=PLAN):
+def _render_day(store, day, part, user):
     today = store.today()
-    everywhere = current_user.is_owner  # her own list: her items in every store
+    everywhere = user.is_owner  # her own list: her items in every store
     stores = {s.id: s for s in accessible_stores()} if everywhere else {}
-    params = list_params(store, current_user.id, day, today)
+    params = list_params(store, user.id, day, today)
     summary = list_summary(params, everywhere)
     listed = summary["plan_total"] + summary["overdue"] if part == PLAN else summary["more_total"]
     pages = max(1, -(-listed // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     gettext = _template_gettext()
-    rows, texts = _rows(list_page(params, page, part, everywhere), store, day, today, stores)
+    rows, texts = _rows(list_page(params, page, part, everywhere), store, day, today, stores,
+                        user)
     base = url_for("tasks.today") if day == today else url_for("tasks.day", day=day.isoformat())
     more = url_for("tasks.today_more") if day == today else url_for("tasks.day_more",
                                                                     day=day.isoformat())
