@@ -87,8 +87,16 @@ def peak_rss_mb(pid):
     return int(found[1]) / 1024 if found else None
 
 
+# The phone the load test plays: every request says the same User-Agent as its sign-in did, as
+# a phone does (Flask-Login's session protection compares them: a cookie replayed from another
+# User-Agent is flagged, and its session changed, on every request).
+PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/126.0 Mobile Safari/537.36")
+
+
 def sign_in(requests, base, username):
     session = requests.Session()
+    session.headers["User-Agent"] = PHONE
     page = session.get(base + "/login").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     session.post(base + "/login", data={"username": username, "password": "bench1234",
@@ -131,7 +139,8 @@ def wrk(path, server, cookie, seconds, extra=()):
     """req/s, p95 (ms), errors, and the CPU the server's workers spent per answer (ms): the
     cost of a request apart from how many cores the machine has and what else runs on it."""
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
-               str(ROOT / "bench" / "p95.lua"), "-H", f"Cookie: {cookie}"]
+               str(ROOT / "bench" / "p95.lua"), "-H", f"Cookie: {cookie}",
+               "-H", f"User-Agent: {PHONE}"]
     for header in extra:
         command += ["-H", header]
     workers = server.workers()[1]
