@@ -17,6 +17,7 @@ import mimetypes
 import os
 import re
 import threading
+from stat import S_ISREG
 
 import brotli
 from flask import current_app, request, url_for
@@ -52,12 +53,14 @@ def init_app(app):
     app.view_functions["static"] = _static
 
 
-def file_hash(path):
-    """The first ten hex digits of the file's SHA-256, or None when there is no such file."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
+def file_hash(path, stat=None):
+    """The first ten hex digits of the file's SHA-256, or None when there is no such file.
+    `stat`: the file's os.stat, when the caller has just taken it."""
+    if stat is None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
     seen = _hashes.get(path)
     if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
         return seen[2]
@@ -94,10 +97,7 @@ def _file_digest(filename):
         stat = os.stat(path)
     except OSError:
         return None
-    seen = _hashes.get(path)
-    if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
-        return seen[2]
-    return file_hash(path) if os.path.isfile(path) else None
+    return file_hash(path, stat) if S_ISREG(stat.st_mode) else None
 
 
 def asset_url(filename):
