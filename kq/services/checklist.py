@@ -25,14 +25,11 @@ from kq.extensions import db
 from kq.gcpause import without_cyclic_gc
 from kq.models import (BEAUTICIAN, OWNER, ChecklistRun, Complaint, Contact, Customer, GiftHandout,
                        PrepaidCard, Promise, Store, Task, User, Visit)
-from kq.models.contact import DAILY_KINDS, planned_for
+from kq.models.contact import planned_for
 from kq.models.engagement import COMPLAINT_STEPS, ComplaintStep, Gift
 from kq.services.settings import apply_pending_settings
 
 UNIQUE = ("staff_id", "customer_id", "kind", "due_on")
-# Kinds asked again every day while their condition holds, and so planned or not: the rest of
-# a day's items are due that day and always on the plan (kq.models.contact.planned_for).
-PLANNED_KINDS = DAILY_KINDS
 TURN_DAYS = 7  # every dormant customer on some day's plan within this many days
 
 
