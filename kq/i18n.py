@@ -1,7 +1,6 @@
 """Language and timezone choice per user, and helpers every template can use."""
 from flask import current_app, request, session, url_for
 from flask_babel import format_date, get_locale, get_translations
-from flask_login import current_user
 
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
 HTML_LANG = {"zh_Hans": "zh-Hans", "zh_Hant": "zh-Hant", "en": "en"}
@@ -20,9 +19,11 @@ def browser_locale(accept_languages):
 
 
 def select_locale():
+    from kq.scoping import signed_in
+
     languages = current_app.config["LANGUAGES"]
-    user = current_user._get_current_object()  # one look-up, not three
-    if user and user.is_authenticated and user.locale in languages:
+    user = signed_in()  # one look-up of current_user, not three
+    if user is not None and user.locale in languages:
         return user.locale
     if session.get("locale") in languages:
         return session["locale"]
@@ -30,10 +31,10 @@ def select_locale():
 
 
 def select_timezone():
-    from kq.scoping import current_store
+    from kq.scoping import current_store, signed_in
 
-    user = current_user._get_current_object()
-    store = current_store(user) if user and user.is_authenticated else None
+    user = signed_in()
+    store = current_store(user) if user is not None else None
     return store.timezone if store else None
 
 
